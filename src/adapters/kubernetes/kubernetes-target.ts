@@ -1,0 +1,377 @@
+// A Kubernetes Deployment as a scale target. Changes only the scale subresource, or the bounds of
+// the HPA that manages the Deployment (scaling the Deployment alone would be undone by the HPA).
+// Never reads-modifies-writes the whole Deployment.
+import * as k8s from '@kubernetes/client-node';
+import type { Plan, ProbeResult, TargetOperation, TargetState } from '../../engine/run.ts';
+import type { Clock } from '../../ports/clock.port.ts';
+import type { ApplyResult, RolloutExpectation, ScaleTarget } from '../../ports/scale-target.port.ts';
+import type { CheckProbe } from '../../workflows/runbook-schema.ts';
+import { formatDuration } from '../../workflows/duration.ts';
+import { podsThatFit, type NodeRoom } from './node-capacity.ts';
+import { formatBytes, formatCpu, parseQuantity } from './quantity.ts';
+import { describeKubeError, withRetries } from './kube-errors.ts';
+
+export interface KubernetesTargetConfig {
+  namespace: string;
+  deployment: string;
+  hpa?: string;
+  context?: string;
+}
+
+type Hpa = k8s.V2HorizontalPodAutoscaler;
+
+const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+export class KubernetesTarget implements ScaleTarget {
+  private readonly apps: k8s.AppsV1Api;
+  private readonly core: k8s.CoreV1Api;
+  private readonly autoscaling: k8s.AutoscalingV2Api;
+  private readonly source: string;
+
+  constructor(
+    private readonly kc: k8s.KubeConfig,
+    private readonly config: KubernetesTargetConfig,
+    private readonly clock: Clock,
+  ) {
+    this.apps = kc.makeApiClient(k8s.AppsV1Api);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.autoscaling = kc.makeApiClient(k8s.AutoscalingV2Api);
+    this.source = `Kubernetes API${config.context ? ` (context ${config.context})` : ''}`;
+  }
+
+  private get label(): string {
+    return `Deployment ${this.config.namespace}/${this.config.deployment}`;
+  }
+
+  private get scalePath(): string {
+    return `/apis/apps/v1/namespaces/${this.config.namespace}/deployments/${this.config.deployment}/scale`;
+  }
+
+  private hpaPath(name: string): string {
+    return `/apis/autoscaling/v2/namespaces/${this.config.namespace}/horizontalpodautoscalers/${name}`;
+  }
+
+  private async readDeployment(): Promise<k8s.V1Deployment> {
+    return this.call(`read ${this.label}`, () => this.apps.readNamespacedDeployment({ name: this.config.deployment, namespace: this.config.namespace }));
+  }
+
+  /** The HPA whose scaleTargetRef is this Deployment (or the one the catalog names). */
+  private async findHpa(): Promise<Hpa | undefined> {
+    const { namespace, deployment, hpa } = this.config;
+    if (hpa) return this.call(`read HPA ${namespace}/${hpa}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: hpa, namespace }));
+    const list = await this.call(`list HPAs in ${namespace}`, () => this.autoscaling.listNamespacedHorizontalPodAutoscaler({ namespace }));
+    return list.items.find((h) => h.spec?.scaleTargetRef.kind === 'Deployment' && h.spec.scaleTargetRef.name === deployment);
+  }
+
+  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    return withRetries(fn).catch((error) => {
+      throw new Error(describeKubeError(what, error));
+    });
+  }
+
+  async plan(replicas: number): Promise<Plan> {
+    const [deployment, hpa] = await Promise.all([this.readDeployment(), this.findHpa()]);
+    const current = deployment.spec?.replicas ?? 1;
+    const before: TargetState = { replicas: current, readyReplicas: deployment.status?.readyReplicas ?? 0 };
+    if (!hpa?.spec) {
+      const body = { spec: { replicas } };
+      return {
+        summary: `Set ${this.label} replicas ${current} → ${replicas}`,
+        calls: [`PATCH ${this.scalePath} (merge patch) ${JSON.stringify(body)}`],
+        operation: { type: 'set-replicas', replicas },
+        undo: { type: 'set-replicas', replicas: current },
+        before,
+        expect: { replicas, atLeast: false },
+        undoExpect: { replicas: current, atLeast: false },
+        changes: replicas !== current,
+      };
+    }
+    const name = hpa.metadata?.name ?? 'unknown';
+    const min = hpa.spec.minReplicas ?? 1;
+    const max = hpa.spec.maxReplicas;
+    const newMax = Math.max(max, replicas);
+    const body = { spec: newMax !== max ? { minReplicas: replicas, maxReplicas: newMax } : { minReplicas: replicas } };
+    return {
+      summary: `Set HPA ${this.config.namespace}/${name} minReplicas ${min} → ${replicas}${newMax !== max ? ` and maxReplicas ${max} → ${newMax}` : ` (maxReplicas stays ${max})`}`,
+      note: `HPA ${name} manages this Deployment, so scaling the Deployment alone would be undone by it: its minReplicas is raised instead. The previous bounds ${min}..${max} are recorded for rollback.`,
+      calls: [`PATCH ${this.hpaPath(name)} (merge patch) ${JSON.stringify(body)}`],
+      operation: { type: 'set-hpa-bounds', hpa: name, minReplicas: replicas, maxReplicas: newMax },
+      undo: { type: 'set-hpa-bounds', hpa: name, minReplicas: min, maxReplicas: max },
+      before: { ...before, hpa: { name, minReplicas: min, maxReplicas: max } },
+      expect: { replicas, atLeast: true },
+      undoExpect: { replicas: min, atLeast: true },
+      changes: replicas !== min || newMax !== max,
+    };
+  }
+
+  async apply(operation: TargetOperation): Promise<ApplyResult> {
+    const { namespace, deployment: name } = this.config;
+    if (operation.type === 'set-replicas') {
+      const scale = await this.call(`read the scale of ${this.label}`, () => this.apps.readNamespacedDeploymentScale({ name, namespace }));
+      const patched = await this.call(`patch the scale of ${this.label}`, () =>
+        this.apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas: operation.replicas } } }, MERGE_PATCH),
+      );
+      return {
+        before: { replicas: scale.spec?.replicas ?? 0, readyReplicas: scale.status?.replicas ?? 0 },
+        after: { replicas: patched.spec?.replicas ?? operation.replicas, readyReplicas: patched.status?.replicas ?? 0 },
+      };
+    }
+    const hpaName = operation.hpa;
+    const current = await this.call(`read HPA ${namespace}/${hpaName}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: hpaName, namespace }));
+    const patched = await this.call(`patch HPA ${namespace}/${hpaName}`, () =>
+      this.autoscaling.patchNamespacedHorizontalPodAutoscaler(
+        { name: hpaName, namespace, body: { spec: { minReplicas: operation.minReplicas, maxReplicas: operation.maxReplicas } } },
+        MERGE_PATCH,
+      ),
+    );
+    const hpaState = (h: Hpa) => ({ name: hpaName, minReplicas: h.spec?.minReplicas ?? 1, maxReplicas: h.spec?.maxReplicas ?? 0 });
+    return {
+      before: { replicas: current.status?.currentReplicas ?? 0, readyReplicas: current.status?.currentReplicas ?? 0, hpa: hpaState(current) },
+      after: { replicas: Math.max(patched.status?.desiredReplicas ?? 0, operation.minReplicas), readyReplicas: patched.status?.currentReplicas ?? 0, hpa: hpaState(patched) },
+    };
+  }
+
+  async probe(probe: CheckProbe, replicas: number): Promise<ProbeResult> {
+    switch (probe) {
+      case 'kubernetes.replicas':
+        return this.probeReplicas();
+      case 'kubernetes.hpa':
+        return this.probeHpa(replicas);
+      case 'kubernetes.pending-pods':
+        return this.probePending();
+      case 'kubernetes.node-capacity':
+        return this.probeNodeCapacity(replicas);
+      case 'request.limits':
+        throw new Error('request.limits is evaluated by the engine');
+    }
+  }
+
+  private result(partial: Omit<ProbeResult, 'source' | 'at'>): ProbeResult {
+    return { ...partial, source: this.source, at: this.clock.now() };
+  }
+
+  private async probeReplicas(): Promise<ProbeResult> {
+    const d = await this.readDeployment();
+    const spec = d.spec?.replicas ?? 1;
+    const ready = d.status?.readyReplicas ?? 0;
+    return this.result({
+      ok: ready === spec,
+      value: ready,
+      threshold: spec,
+      summary: `${ready}/${spec} ready (updated ${d.status?.updatedReplicas ?? 0}, available ${d.status?.availableReplicas ?? 0})`,
+    });
+  }
+
+  private async probeHpa(replicas: number): Promise<ProbeResult> {
+    const hpa = await this.findHpa();
+    if (!hpa?.spec) return this.result({ ok: true, value: 'none', summary: 'no HPA targets this Deployment; its scale subresource will be set' });
+    const min = hpa.spec.minReplicas ?? 1;
+    const max = hpa.spec.maxReplicas;
+    return this.result({
+      ok: true,
+      value: `${min}..${max}`,
+      summary: `HPA ${hpa.metadata?.name} (${min}..${max}, now ${hpa.status?.currentReplicas ?? '?'}) manages this Deployment: its minReplicas will be raised to ${replicas} instead of scaling the Deployment`,
+    });
+  }
+
+  private async pendingPods(deployment?: k8s.V1Deployment): Promise<k8s.V1Pod[]> {
+    const d = deployment ?? (await this.readDeployment());
+    const labels = d.spec?.selector.matchLabels ?? {};
+    const labelSelector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
+    const pods = await this.call(`list pods of ${this.label}`, () =>
+      this.core.listNamespacedPod({ namespace: this.config.namespace, labelSelector, fieldSelector: 'status.phase=Pending' }),
+    );
+    return pods.items;
+  }
+
+  private async probePending(): Promise<ProbeResult> {
+    const pending = await this.pendingPods();
+    return this.result({
+      ok: pending.length === 0,
+      value: pending.length,
+      threshold: 0,
+      summary: pending.length ? `${pending.length} pod${pending.length > 1 ? 's' : ''} Pending` : 'no Pending pods',
+      details: pending.slice(0, 5).map(pendingLine),
+    });
+  }
+
+  private async probeNodeCapacity(replicas: number): Promise<ProbeResult> {
+    const deployment = await this.readDeployment();
+    const current = deployment.spec?.replicas ?? 1;
+    const extra = replicas - current;
+    if (extra <= 0) return this.result({ ok: true, value: 0, summary: `no extra pods needed (${current} → ${replicas})` });
+    const perPod = podRequests(deployment.spec?.template.spec);
+    const [nodes, pods] = await Promise.all([
+      this.call('list nodes', () => this.core.listNode()),
+      this.call('list scheduled pods', () => this.core.listPodForAllNamespaces({ fieldSelector: 'status.phase!=Succeeded,status.phase!=Failed' })),
+    ]);
+    const rooms: NodeRoom[] = nodes.items
+      .filter((n) => !n.spec?.unschedulable && n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') !== false)
+      .map((n) => {
+        const onNode = pods.items.filter((p) => p.spec?.nodeName === n.metadata?.name);
+        const requested = onNode.reduce(
+          (sum, p) => {
+            const r = podRequests(p.spec);
+            return { cpu: sum.cpu + r.cpu, memory: sum.memory + r.memory, pods: sum.pods + 1 };
+          },
+          { cpu: 0, memory: 0, pods: 0 },
+        );
+        const alloc = n.status?.allocatable ?? {};
+        return {
+          name: n.metadata?.name ?? '?',
+          allocatable: { cpu: parseQuantity(alloc.cpu), memory: parseQuantity(alloc.memory), pods: parseQuantity(alloc.pods ?? '110') },
+          requested,
+        };
+      });
+    const fit = podsThatFit(rooms, perPod);
+    return this.result({
+      ok: fit.fits >= extra,
+      value: fit.fits,
+      threshold: extra,
+      summary: `${fit.fits >= extra ? '' : 'not enough room: '}${fit.fits} more pod${fit.fits === 1 ? '' : 's'} fit on ${rooms.length} node${rooms.length === 1 ? '' : 's'}, ${extra} needed (each requests ${formatCpu(perPod.cpu)} CPU, ${formatBytes(perPod.memory)} memory)`,
+      details: fit.perNode.map((n) => n.line),
+    });
+  }
+
+  /**
+   * Follows the Deployment with a watch (re-watching when the server ends it) until the rollout
+   * matches: observedGeneration current, readyReplicas as expected, no Pending pods.
+   */
+  async waitForRollout(expect: RolloutExpectation, deadline: number, signal: AbortSignal): Promise<{ passed: boolean; result: ProbeResult }> {
+    const startedAt = this.clock.now();
+    const { namespace, deployment: name } = this.config;
+    const watch = new k8s.Watch(this.kc);
+    return new Promise((resolve) => {
+      let settled = false;
+      let watchAbort: AbortController | undefined;
+      let checking = false;
+      let recheck = false;
+      let lastResourceVersion: string | undefined;
+      let latest: k8s.V1Deployment | undefined;
+
+      const finish = (passed: boolean, result: ProbeResult) => {
+        if (settled) return;
+        settled = true;
+        cancelDeadline();
+        watchAbort?.abort();
+        signal.removeEventListener('abort', onAbort);
+        resolve({ passed, result });
+      };
+
+      const evaluate = async (d: k8s.V1Deployment) => {
+        latest = d;
+        if (checking) {
+          recheck = true;
+          return;
+        }
+        checking = true;
+        try {
+          do {
+            recheck = false;
+            const current = latest!;
+            if (!rolledOut(current, expect)) continue;
+            const pending = await this.pendingPods(current).catch(() => undefined);
+            if (pending && pending.length === 0) {
+              const ready = current.status?.readyReplicas ?? 0;
+              finish(true, this.result({
+                ok: true,
+                value: ready,
+                threshold: expect.replicas,
+                summary: `${ready}/${expect.atLeast ? `≥${expect.replicas}` : expect.replicas} ready, generation ${current.metadata?.generation} observed, no Pending pods, after ${formatDuration(this.clock.now() - startedAt)}`,
+              }));
+              return;
+            }
+          } while (recheck && !settled);
+        } finally {
+          checking = false;
+        }
+      };
+
+      const onTimeout = async () => {
+        if (settled) return;
+        watchAbort?.abort();
+        const d = await this.readDeployment().catch(() => latest);
+        const pending = await this.pendingPods(d).catch(() => []);
+        const ready = d?.status?.readyReplicas ?? 0;
+        const observed = d?.status?.observedGeneration ?? 0;
+        const generation = d?.metadata?.generation ?? 0;
+        finish(false, this.result({
+          ok: false,
+          value: ready,
+          threshold: expect.replicas,
+          summary: `stuck after ${formatDuration(this.clock.now() - startedAt)}: ${ready}/${expect.replicas} ready${observed < generation ? `, generation ${generation} not yet observed` : ''}, ${pending.length} Pending`,
+          details: pending.slice(0, 5).map(pendingLine),
+        }));
+      };
+
+      const onAbort = () => finish(false, this.result({ ok: undefined, summary: 'verification stopped (the bot is shutting down)' }));
+      signal.addEventListener('abort', onAbort);
+      const cancelDeadline = this.clock.at(deadline, () => void onTimeout());
+
+      const startWatch = async () => {
+        if (settled) return;
+        const query: Record<string, string> = { fieldSelector: `metadata.name=${name}`, allowWatchBookmarks: 'true' };
+        if (lastResourceVersion) query.resourceVersion = lastResourceVersion;
+        try {
+          watchAbort = await watch.watch(
+            `/apis/apps/v1/namespaces/${namespace}/deployments`,
+            query,
+            (phase, obj: k8s.V1Deployment) => {
+              if (obj?.metadata?.resourceVersion) lastResourceVersion = obj.metadata.resourceVersion;
+              if (phase === 'ADDED' || phase === 'MODIFIED') void evaluate(obj);
+            },
+            (err: unknown) => {
+              if (settled) return;
+              // A watch ends on inactivity or a server restart: re-read and watch again.
+              if (err && String((err as { statusCode?: number }).statusCode ?? '').startsWith('410')) lastResourceVersion = undefined;
+              setTimeout(() => void resync(), err ? 250 : 0).unref();
+            },
+          );
+          if (settled) watchAbort.abort();
+        } catch {
+          if (!settled) setTimeout(() => void resync(), 500).unref();
+        }
+      };
+
+      const resync = async () => {
+        if (settled) return;
+        try {
+          const d = await this.readDeployment();
+          lastResourceVersion = d.metadata?.resourceVersion;
+          await evaluate(d);
+        } catch {
+          // keep watching; the deadline reports what is stuck
+        }
+        await startWatch();
+      };
+
+      void resync();
+    });
+  }
+}
+
+function rolledOut(d: k8s.V1Deployment, expect: RolloutExpectation): boolean {
+  const generation = d.metadata?.generation ?? 0;
+  const observed = d.status?.observedGeneration ?? 0;
+  const ready = d.status?.readyReplicas ?? 0;
+  const total = d.status?.replicas ?? 0;
+  if (observed < generation) return false;
+  if (expect.atLeast) return ready >= expect.replicas && ready === (d.spec?.replicas ?? 0);
+  return ready === expect.replicas && total === expect.replicas && (d.spec?.replicas ?? 0) === expect.replicas;
+}
+
+function podRequests(spec: k8s.V1PodSpec | undefined): { cpu: number; memory: number } {
+  let cpu = 0;
+  let memory = 0;
+  for (const c of spec?.containers ?? []) {
+    cpu += parseQuantity(c.resources?.requests?.cpu);
+    memory += parseQuantity(c.resources?.requests?.memory);
+  }
+  return { cpu, memory };
+}
+
+function pendingLine(pod: k8s.V1Pod): string {
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  const why = scheduled?.status === 'False' ? `${scheduled.reason ?? 'Unschedulable'}: ${scheduled.message ?? 'no message'}` : 'waiting to start';
+  return `${pod.metadata?.name}: ${why}`;
+}

@@ -1,0 +1,161 @@
+// The Slack transport: turns slash commands and clicks into commands and engine events, acking
+// first (Slack allows 3 seconds) and doing the work after. No runbook logic lives here.
+import bolt from '@slack/bolt';
+import type { App as BoltApp, BlockAction, ButtonAction, CheckboxesAction, SlackActionMiddlewareArgs, AllMiddlewareArgs } from '@slack/bolt';
+import type { Logger } from 'pino';
+import { parseScaleCommand, runCommand, type CommandContext } from '../../../commands/index.ts';
+import type { RunEvent } from '../../engine/events.ts';
+import type { Run } from '../../engine/run.ts';
+import { describeError } from '../../runner/runner.ts';
+import { decodeButtonValue, runIdFromChecklistBlock } from './button-value.ts';
+import { ACTION_PREFIX, TICK_ACTION } from './render-card.ts';
+import { boltLogger } from './bolt-logger.ts';
+
+const { App, LogLevel } = bolt;
+
+export interface SlackAppOptions {
+  botToken: string;
+  signingSecret?: string;
+  appToken?: string;
+  port: number;
+  slackApiUrl?: string;
+  log: Logger;
+  /** Web API retries: a few by default; tests pass 0. */
+  retries?: number;
+  health: () => Promise<{ ok: boolean; detail?: string }>;
+}
+
+export type CommandContextFactory = (user: string, channel: string) => CommandContext;
+
+export function createSlackApp(opts: SlackAppOptions): BoltApp {
+  const socketMode = Boolean(opts.appToken);
+  const healthRoute = {
+    path: '/healthz',
+    method: ['GET'],
+    handler: (_req: unknown, res: import('node:http').ServerResponse) => {
+      void opts.health().then(({ ok, detail }) => {
+        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok, ...(detail ? { detail } : {}) }));
+      });
+    },
+  };
+  return new App({
+    token: opts.botToken,
+    ...(socketMode ? { socketMode: true, appToken: opts.appToken, installerOptions: { port: opts.port } } : { signingSecret: opts.signingSecret, port: opts.port }),
+    customRoutes: [healthRoute],
+    logger: boltLogger(opts.log.child({ component: 'bolt' })),
+    logLevel: LogLevel.INFO,
+    clientOptions: {
+      ...(opts.slackApiUrl ? { slackApiUrl: opts.slackApiUrl } : {}),
+      retryConfig: { retries: opts.retries ?? 3, factor: 2, minTimeout: 500, maxTimeout: 5000 },
+    },
+  });
+}
+
+type ActionArgs = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
+
+/** Registers /scale and the card's interactions. */
+export function registerListeners(app: BoltApp, makeContext: CommandContextFactory, log: Logger): void {
+  app.command('/scale', async ({ command, ack, respond }) => {
+    const parsed = parseScaleCommand(command.text ?? '');
+    if (!parsed.ok) {
+      // Refusals that need no lookup are answered in the ack itself.
+      await ack({ response_type: 'ephemeral', text: parsed.error });
+      return;
+    }
+    await ack();
+    const ctx = makeContext(command.user_id, command.channel_id);
+    try {
+      const text = await runCommand(ctx, parsed.command);
+      await respond({ response_type: 'ephemeral', text });
+    } catch (error) {
+      log.error({ err: describeError(error), subcommand: parsed.command.kind }, 'command failed');
+      await respond({ response_type: 'ephemeral', text: `Something went wrong handling that command: ${describeError(error)}. Nothing further was done; try again or check the bot's logs.` }).catch(() => undefined);
+    }
+  });
+
+  app.action({ type: 'block_actions', action_id: new RegExp(`^${ACTION_PREFIX}`) }, async (args) => {
+    await args.ack();
+    await handleAction(args as ActionArgs, makeContext, log);
+  });
+
+  // Anything else (an action id this version does not know) is answered, not ignored.
+  app.action({ type: 'block_actions', action_id: /^(?!scalebot_)/ }, async ({ ack, body, client }) => {
+    await ack();
+    const channel = body.channel?.id;
+    if (channel) {
+      await client.chat
+        .postEphemeral({ channel, user: body.user.id, text: 'That control is not one scalebot knows (it may come from an older card). Nothing was done.' })
+        .catch(() => undefined);
+    }
+  });
+}
+
+async function handleAction(args: ActionArgs, makeContext: CommandContextFactory, log: Logger): Promise<void> {
+  const { action, body } = args;
+  const user = body.user.id;
+  const channel = body.channel?.id ?? '';
+  const ctx = makeContext(user, channel);
+  const tell = (text: string) => (channel ? ctx.chat.postEphemeral(channel, user, text).catch((error) => log.warn({ err: describeError(error) }, 'ephemeral failed')) : undefined);
+
+  let runId: string | undefined;
+  let event: (run: Run) => Promise<RunEvent>;
+  if (action.action_id === TICK_ACTION && action.type === 'checkboxes') {
+    const boxes = action as CheckboxesAction;
+    runId = runIdFromChecklistBlock(boxes.block_id);
+    const shownSteps = ((body.message?.blocks as { block_id?: string; elements?: { options?: { value: string }[] }[] }[] | undefined) ?? [])
+      .find((b) => b.block_id === boxes.block_id)?.elements?.[0]?.options?.map((o) => o.value);
+    const ticked = boxes.selected_options.flatMap((o) => (o.value ? [o.value] : []));
+    event = async (run) => {
+      const restricted = run.runbook.phases['pre-scale'].flatMap((s) => (s.kind === 'manual' && s.who ? [{ id: s.id, who: s.who }] : []));
+      return {
+        type: 'ticks',
+        actor: await ctx.runner.actor(run, user),
+        steps: shownSteps ?? run.runbook.phases['pre-scale'].filter((s) => s.kind === 'manual').map((s) => s.id),
+        ticked,
+        allowed: await ctx.runner.policy.allowed(restricted, user),
+      };
+    };
+  } else {
+    const value = decodeButtonValue(action.type === 'button' ? (action as ButtonAction).value : undefined);
+    if (!value || `${ACTION_PREFIX}${value.i}` !== action.action_id) {
+      await tell('That button is not valid (its value does not match a scalebot card). Nothing was done.');
+      return;
+    }
+    runId = value.r;
+    event = async (run): Promise<RunEvent> => {
+      const actor = await ctx.runner.actor(run, user);
+      switch (value.i) {
+        case 'approve':
+          return { type: 'approve', actor, evidenceRev: value.v };
+        case 'reject':
+          return { type: 'reject', actor };
+        case 'rerun':
+          return { type: 'rerun-checks', actor };
+        case 'cancel':
+        case 'close':
+          return { type: 'cancel', actor };
+        case 'rollback':
+          return { type: 'approve-rollback', actor };
+      }
+    };
+  }
+  if (!runId) {
+    await tell('That checklist is not valid (it does not name a scalebot run). Nothing was done.');
+    return;
+  }
+  // The card must be the run's own: a value naming another run (tampered or copied) is refused.
+  const cardTs = body.message?.ts;
+  const existing = await ctx.store.get(runId);
+  if (existing?.card && cardTs && (existing.card.ts !== cardTs || existing.card.channel !== channel)) {
+    await tell(`That control names run \`${runId}\`, which is not the run of this card. Nothing was done.`);
+    return;
+  }
+  try {
+    const outcome = await ctx.runner.dispatch(runId, event, { replyChannel: channel });
+    if (!outcome.found) await tell(`Run \`${runId}\` is not known to this bot (runs kept in memory are lost when the bot restarts). Nothing was done.`);
+  } catch (error) {
+    log.error({ runId, err: describeError(error) }, 'action failed');
+    await tell(`Something went wrong: ${describeError(error)}. Nothing further was done; the card shows the run's true state.`);
+  }
+}

@@ -1,0 +1,83 @@
+// The composition root: catalog and runbooks loaded and checked, adapters built, listeners
+// registered. main.ts feeds it the environment; tests can feed it their own.
+import { randomBytes } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { App as BoltApp } from '@slack/bolt';
+import type { Logger } from 'pino';
+import { kubernetesTargets, loadKubeConfig } from './adapters/kubernetes/kubernetes-targets.ts';
+import { MemoryRunStore } from './adapters/memory/memory-run-store.ts';
+import { createSlackApp, registerListeners } from './adapters/slack/bolt-app.ts';
+import { SlackChat } from './adapters/slack/slack-chat.ts';
+import { catalogProblems, loadCatalog, type Catalog } from './config/catalog.ts';
+import { InvalidInputError } from './config/problems.ts';
+import { loadRunbooks } from './config/runbooks.ts';
+import type { Env } from './config/env.ts';
+import { systemClock, type Clock } from './ports/clock.port.ts';
+import type { RunStore } from './ports/run-store.port.ts';
+import { Runner } from './runner/runner.ts';
+import type { Runbook } from './workflows/runbook-schema.ts';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const BUILTIN_WORKFLOWS = join(PROJECT_ROOT, 'workflows');
+
+export interface Configuration {
+  catalog: Catalog;
+  runbooks: Map<string, Runbook>;
+}
+
+/** Loads the catalog and the runbooks (project workflows/ and a workflows/ folder beside the catalog). */
+export function loadConfiguration(catalogFile: string): Configuration {
+  const catalog = loadCatalog(catalogFile);
+  const { runbooks, problems } = loadRunbooks([BUILTIN_WORKFLOWS, join(dirname(resolve(catalogFile)), 'workflows')]);
+  problems.push(...catalogProblems(catalogFile, catalog, new Set(runbooks.keys())));
+  if (problems.length) throw new InvalidInputError(problems);
+  return { catalog, runbooks };
+}
+
+export interface ScalebotApp {
+  app: BoltApp;
+  runner: Runner;
+  store: RunStore;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function newRunId(): string {
+  // 10 base-32 characters: 50 bits, unique enough across replicas without coordination.
+  const alphabet = 'abcdefghijkmnpqrstuvwxyz23456789';
+  return `run-${[...randomBytes(10)].map((b) => alphabet[b % 32]).join('')}`;
+}
+
+export function createScalebot(env: Env, config: Configuration, log: Logger, clock: Clock = systemClock): ScalebotApp {
+  const store = new MemoryRunStore();
+  log.warn('state is kept in process (REDIS_URL not set): run ONE replica only; active runs are lost when the bot restarts');
+  if (env.REDIS_URL) log.warn('REDIS_URL is set, but this version has no Redis store yet; using the in-process store');
+  const kc = loadKubeConfig();
+  const targets = kubernetesTargets(config.catalog, kc, clock);
+  const app = createSlackApp({
+    botToken: env.SLACK_BOT_TOKEN,
+    signingSecret: env.SLACK_SIGNING_SECRET,
+    appToken: env.SLACK_APP_TOKEN,
+    port: env.PORT,
+    slackApiUrl: env.SLACK_API_URL,
+    log,
+    retries: process.env.SCALEBOT_SLACK_RETRIES !== undefined ? Number(process.env.SCALEBOT_SLACK_RETRIES) : undefined,
+    health: async () => ({ ok: true }),
+  });
+  const chat = new SlackChat(app.client);
+  const runner = new Runner({ store, chat, targets, clock, log, newRunId });
+  registerListeners(app, (user, channel) => ({ catalog: config.catalog, runbooks: config.runbooks, runner, store, chat, user, channel }), log);
+  return {
+    app,
+    runner,
+    store,
+    async start() {
+      await app.start();
+    },
+    async stop() {
+      runner.stop();
+      await app.stop();
+    },
+  };
+}

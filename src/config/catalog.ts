@@ -1,0 +1,92 @@
+// The service catalog: one YAML file (SCALEBOT_CONFIG) naming each service, its target, limits and
+// approval policy. A catalog as small as PRODUCT.md's example loads as is; everything else defaults.
+import { z } from 'zod';
+import { InvalidInputError, parseYamlFile, type Problem } from './problems.ts';
+
+const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a Kubernetes name: lower-case letters, digits, "-" and "."');
+const slackId = z.string().regex(/^[US][A-Z0-9]{2,20}$/, 'a Slack user ID (U…) or user-group ID (S…)');
+const channel = z.string().regex(/^(C[A-Z0-9]{2,20}|G[A-Z0-9]{2,20}|#[a-z0-9][a-z0-9._-]{0,79})$/, 'a channel ID (C…) or #name');
+
+export const kubernetesTargetSchema = z.strictObject({
+  kind: z.literal('kubernetes'),
+  namespace: k8sName.default('default'),
+  deployment: k8sName,
+  /** kubeconfig context; the current one when absent. */
+  context: z.string().min(1).optional(),
+  /** HPA name; found by its scaleTargetRef when absent. */
+  hpa: k8sName.optional(),
+});
+
+export const serviceSchema = z
+  .strictObject({
+    description: z.string().max(200).optional(),
+    target: z.discriminatedUnion('kind', [kubernetesTargetSchema]),
+    limits: z.strictObject({
+      min: z.number().int().min(0).max(10_000),
+      baseline: z.number().int().min(0).max(10_000).optional(),
+      max: z.number().int().min(1).max(10_000),
+    }),
+    approvals: z
+      .strictObject({
+        required: z.number().int().min(1).max(5).default(1),
+        approvers: z.array(slackId).default([]),
+      })
+      .default({ required: 1, approvers: [] }),
+    /** Who may request runs (user or user-group IDs); anyone when absent. */
+    requesters: z.array(slackId).optional(),
+    channel: channel.optional(),
+    runbooks: z.strictObject({ up: z.string().optional() }).default({}),
+  })
+  .superRefine((s, ctx) => {
+    const baseline = s.limits.baseline ?? s.limits.min;
+    if (s.limits.min > s.limits.max) ctx.addIssue({ code: 'custom', path: ['limits', 'min'], message: `min (${s.limits.min}) is above max (${s.limits.max})` });
+    if (baseline < s.limits.min || baseline > s.limits.max) {
+      ctx.addIssue({ code: 'custom', path: ['limits', 'baseline'], message: `baseline (${baseline}) must be within min..max (${s.limits.min}..${s.limits.max})` });
+    }
+    if (s.approvals.required > Math.max(1, s.approvals.approvers.length) && !s.approvals.approvers.some((a) => a.startsWith('S'))) {
+      ctx.addIssue({ code: 'custom', path: ['approvals', 'required'], message: `${s.approvals.required} approvals are required but only ${s.approvals.approvers.length} approvers are listed` });
+    }
+  })
+  .transform((s) => ({ ...s, limits: { ...s.limits, baseline: s.limits.baseline ?? s.limits.min } }));
+
+export const catalogSchema = z.strictObject({
+  channel,
+  services: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a service name: lower-case letters, digits and dashes'), serviceSchema).refine((s) => Object.keys(s).length > 0, 'at least one service is needed'),
+});
+
+export type Catalog = z.output<typeof catalogSchema>;
+export type ServiceConfig = z.output<typeof serviceSchema>;
+export type KubernetesTarget = z.output<typeof kubernetesTargetSchema>;
+
+export function loadCatalog(file: string): Catalog {
+  const parsed = parseYamlFile(file, catalogSchema);
+  if (!parsed.ok) throw new InvalidInputError(parsed.problems);
+  return parsed.value;
+}
+
+/** Cross-checks a catalog against the runbooks it names. */
+export function catalogProblems(file: string, catalog: Catalog, runbookNames: Set<string>): Problem[] {
+  const problems: Problem[] = [];
+  const targets = new Map<string, string>();
+  for (const [name, service] of Object.entries(catalog.services)) {
+    const up = service.runbooks.up;
+    if (up && !runbookNames.has(up)) {
+      problems.push({ file, path: `services.${name}.runbooks.up`, message: `no runbook named "${up}"; known: ${[...runbookNames].sort().join(', ') || 'none'}` });
+    }
+    const key = targetKey(service);
+    const other = targets.get(key);
+    if (other) problems.push({ file, path: `services.${name}.target`, message: `the same target as service "${other}"; one target belongs to one service` });
+    targets.set(key, name);
+  }
+  return problems;
+}
+
+export function targetKey(service: ServiceConfig): string {
+  const t = service.target;
+  return `kubernetes/${t.context ?? '(current)'}/${t.namespace}/${t.deployment}`;
+}
+
+export function targetLabel(service: ServiceConfig): string {
+  const t = service.target;
+  return `Deployment ${t.namespace}/${t.deployment}${t.context ? ` (context ${t.context})` : ''}`;
+}

@@ -1,0 +1,18 @@
+// The part of the catalog a run carries with it.
+import type { ServiceSnapshot } from '../engine/run.ts';
+import { targetKey, targetLabel, type Catalog } from './catalog.ts';
+
+export function serviceSnapshot(catalog: Catalog, name: string): ServiceSnapshot | undefined {
+  const service = catalog.services[name];
+  if (!service) return undefined;
+  return {
+    name,
+    description: service.description,
+    targetKey: targetKey(service),
+    targetLabel: targetLabel(service),
+    namespace: service.target.namespace,
+    limits: service.limits,
+    approvals: { required: service.approvals.required, approvers: service.approvals.approvers },
+    channel: service.channel ?? catalog.channel,
+  };
+}

@@ -1,0 +1,237 @@
+// The run card as a platform-neutral model: what a person sees and may press. The Slack adapter
+// renders it to Block Kit; tests snapshot both.
+import { blockingProblems, describeStatus, formatState, openManualSteps, requiredApprovals, ROLLBACK_STEP, ROLLBACK_VERIFY_STEP } from './transition.ts';
+import { isActive, type Run, type StepState } from './run.ts';
+import { list, mention, mentionAny, plain } from './text.ts';
+import { formatDuration } from '../workflows/duration.ts';
+import { PHASES, type PhaseName } from '../workflows/runbook-schema.ts';
+
+export type Tone = 'progress' | 'waiting' | 'success' | 'failure' | 'neutral';
+export type Intent = 'approve' | 'reject' | 'rerun' | 'cancel' | 'rollback' | 'close';
+
+export interface CardItem {
+  id: string;
+  title: string;
+  state: StepState['status'];
+  /** One line of evidence or who/when. */
+  detail?: string;
+  lines?: string[];
+}
+
+export interface CardPhase {
+  name: PhaseName | 'rollback';
+  title: string;
+  items: CardItem[];
+  /** Manual steps, rendered as checkboxes while the checklist is open. */
+  checklist?: { open: boolean; options: { id: string; title: string; ticked: boolean; by?: string; at?: number }[] };
+}
+
+export interface CardButton {
+  intent: Intent;
+  label: string;
+  style?: 'primary' | 'danger';
+  confirm?: { title: string; text: string; confirm: string };
+}
+
+export interface CardView {
+  runId: string;
+  /** Buttons carry it: an approval is bound to the evidence it was given on. */
+  evidenceRev: number;
+  title: string;
+  status: { text: string; tone: Tone };
+  facts: { label: string; value: string }[];
+  plan?: { summary: string; note?: string; calls: string[] };
+  phases: CardPhase[];
+  buttons: CardButton[];
+  /** Epoch ms, rendered in the reader's time zone. */
+  approvalExpiresAt?: number;
+  footer: string;
+}
+
+const TONES: Record<Run['status'], Tone> = {
+  checking: 'progress',
+  awaiting: 'waiting',
+  executing: 'progress',
+  verifying: 'progress',
+  succeeded: 'success',
+  'verify-failed': 'failure',
+  'rolling-back': 'progress',
+  'rolled-back': 'neutral',
+  failed: 'failure',
+  rejected: 'neutral',
+  expired: 'neutral',
+  cancelled: 'neutral',
+  unchanged: 'neutral',
+  'dry-run-complete': 'success',
+};
+
+const PHASE_TITLES: Record<PhaseName, string> = {
+  'pre-scale': 'Pre-scale checks',
+  approve: 'Approval',
+  execute: 'Execute',
+  verify: 'Verify',
+};
+
+export function cardView(run: Run): CardView {
+  const { service, request, plan } = run;
+  const current = plan ? `${plan.before.replicas}` : '?';
+  const facts = [
+    { label: 'Service', value: `${plain(service.name)}${service.description ? ` — ${plain(service.description)}` : ''}` },
+    { label: 'Target', value: plain(service.targetLabel) },
+    { label: 'Replicas', value: `${current} → *${request.replicas}*` },
+    { label: 'Limits', value: `min ${service.limits.min} · baseline ${service.limits.baseline} · max ${service.limits.max}` },
+    { label: 'Requested by', value: mention(request.requester) },
+    { label: 'Reason', value: request.reason ? plain(request.reason) : '_none given_' },
+  ];
+  if (plan?.before.hpa) facts.push({ label: 'HPA', value: `${plain(plan.before.hpa.name)}: ${plan.before.hpa.minReplicas}..${plan.before.hpa.maxReplicas}` });
+  if (request.dryRun) facts.push({ label: 'Mode', value: '*dry run* — nothing will be executed' });
+
+  const phases: CardPhase[] = PHASES.map((name) => phaseView(run, name));
+  if (run.steps[ROLLBACK_STEP]) {
+    phases.push({
+      name: 'rollback',
+      title: 'Rollback',
+      items: [
+        { id: ROLLBACK_STEP, title: `Return to ${plan ? formatState(plan.before) : 'the previous state'}`, state: run.steps[ROLLBACK_STEP]!.status, detail: run.steps[ROLLBACK_STEP]!.error },
+        ...(run.steps[ROLLBACK_VERIFY_STEP] ? [itemForVerify('Rollback settled', run.steps[ROLLBACK_VERIFY_STEP]!)] : []),
+      ],
+    });
+  }
+
+  return {
+    runId: run.id,
+    evidenceRev: run.evidenceRev,
+    title: `Scale ${service.name}: ${current} → ${request.replicas}${request.dryRun ? ' (dry run)' : ''}`,
+    status: { text: statusText(run), tone: TONES[run.status] },
+    facts,
+    plan: plan ? { summary: plan.summary, note: plan.note, calls: plan.calls } : undefined,
+    phases,
+    buttons: buttons(run),
+    approvalExpiresAt: run.status === 'checking' || run.status === 'awaiting' ? run.approvalExpiresAt : undefined,
+    footer: footer(run),
+  };
+}
+
+function statusText(run: Run): string {
+  const base = describeStatus(run);
+  const word = base.charAt(0).toUpperCase() + base.slice(1);
+  if (run.status === 'awaiting') {
+    const waiting: string[] = [];
+    const blockers = blockingProblems(run);
+    if (blockers.length) return `Blocked: ${blockers.map(plain).join('; ')}`;
+    const open = openManualSteps(run).length;
+    if (open) waiting.push(`${open} checklist item${open > 1 ? 's' : ''}`);
+    const missing = requiredApprovals(run) - run.approvals.length;
+    if (missing > 0) waiting.push(`${missing} approval${missing > 1 ? 's' : ''}`);
+    return `Waiting for ${waiting.join(' and ')}`;
+  }
+  if (run.status === 'succeeded' && run.executedAt !== undefined && run.finishedAt !== undefined) {
+    return `Verified in ${formatDuration(run.finishedAt - run.executedAt)}`;
+  }
+  if ((run.status === 'failed' || run.status === 'verify-failed') && run.failure) return `${word}: ${plain(run.failure)}`;
+  if (run.ended?.by && (run.status === 'rejected' || run.status === 'cancelled')) return `${word} by ${mention(run.ended.by)}`;
+  return word;
+}
+
+function phaseView(run: Run, name: PhaseName): CardPhase {
+  const steps = run.runbook.phases[name];
+  const items: CardItem[] = [];
+  const options: NonNullable<CardPhase['checklist']>['options'] = [];
+  for (const step of steps) {
+    const state = run.steps[step.id]!;
+    switch (step.kind) {
+      case 'check':
+        items.push({
+          id: step.id,
+          title: step.title,
+          state: state.status,
+          detail: state.result ? `${state.result.summary}${step.severity === 'warn' ? ' (warning only)' : ''}` : undefined,
+          lines: state.result?.details,
+        });
+        break;
+      case 'manual':
+        options.push({ id: step.id, title: step.title, ticked: state.status === 'done', by: state.by, at: state.at });
+        break;
+      case 'approval': {
+        const required = requiredApprovals(run);
+        const approvers = run.service.approvals.approvers;
+        items.push({
+          id: step.id,
+          title: `${step.title} (${run.approvals.length}/${required})`,
+          state: run.approvals.length >= required ? 'done' : 'pending',
+          detail: run.approvals.length
+            ? `Approved by ${list(run.approvals.map((a) => mention(a.user)))}`
+            : `From ${approvers.length ? list(approvers.map(mentionAny)) : 'nobody (no approvers configured)'}; not the requester`,
+        });
+        if (run.rollbackApprovals.length) {
+          items.push({ id: `${step.id}-rollback`, title: 'Rollback approvals', state: 'done', detail: `by ${list(run.rollbackApprovals.map((a) => mention(a.user)))}` });
+        }
+        break;
+      }
+      case 'action':
+        items.push({
+          id: step.id,
+          title: step.title,
+          state: state.status,
+          detail: state.error ?? (state.status === 'done' && run.after ? `now ${formatState(run.after)}` : run.plan?.summary),
+        });
+        break;
+      case 'verify':
+        items.push(itemForVerify(step.title, state, step.id));
+        break;
+    }
+  }
+  const open = run.status === 'checking' || run.status === 'awaiting';
+  return { name, title: PHASE_TITLES[name], items, ...(options.length ? { checklist: { open, options } } : {}) };
+}
+
+function itemForVerify(title: string, state: StepState, id = ROLLBACK_VERIFY_STEP): CardItem {
+  return {
+    id,
+    title,
+    state: state.status,
+    detail: state.result?.summary ?? (state.status === 'running' && state.deadline ? 'following the rollout' : undefined),
+    lines: state.result?.details,
+  };
+}
+
+function buttons(run: Run): CardButton[] {
+  switch (run.status) {
+    case 'checking':
+      return [{ intent: 'cancel', label: 'Cancel' }];
+    case 'awaiting':
+      return [
+        {
+          intent: 'approve',
+          label: 'Approve',
+          style: 'primary',
+          confirm: {
+            title: 'Approve this change?',
+            text: run.plan ? `${run.plan.summary}${run.request.dryRun ? ' (dry run: nothing will be executed)' : ''}` : 'Approve the requested change.',
+            confirm: 'Approve',
+          },
+        },
+        { intent: 'reject', label: 'Reject', style: 'danger' },
+        { intent: 'rerun', label: 'Re-run checks' },
+        { intent: 'cancel', label: 'Cancel' },
+      ];
+    case 'verify-failed':
+      return [
+        {
+          intent: 'rollback',
+          label: 'Roll back',
+          style: 'danger',
+          confirm: { title: 'Roll back?', text: `Return ${run.service.name} to ${run.plan ? formatState(run.plan.before) : 'its previous state'}.`, confirm: 'Roll back' },
+        },
+        { intent: 'close', label: 'Close without rollback' },
+      ];
+    default:
+      return [];
+  }
+}
+
+function footer(run: Run): string {
+  const parts = [`Run \`${run.id}\``, `runbook \`${run.runbook.name}\``];
+  if (!isActive(run) && run.finishedAt !== undefined) parts.push(`took ${formatDuration(run.finishedAt - run.createdAt)} in all`);
+  return parts.join(' · ');
+}

@@ -1,0 +1,56 @@
+// Events the engine reacts to, and effects it asks the runner to carry out. Neither mentions Slack
+// or Kubernetes: adapters translate payloads into events and effects into API calls.
+import type { CheckProbe, VerifyProbe } from '../workflows/runbook-schema.ts';
+import type { Plan, ProbeResult, TargetOperation, TargetState } from './run.ts';
+
+/** A person acting on a run. `eligible` is resolved by the runner (user-group membership needs I/O). */
+export interface Actor {
+  user: string;
+  /** Whether the user is in the run's approver policy. */
+  approver: boolean;
+}
+
+export type RunEvent =
+  | { type: 'card-posted'; channel: string; ts: string }
+  | { type: 'plan-ready'; attempt: number; plan: Plan }
+  | { type: 'plan-failed'; attempt: number; error: string }
+  | { type: 'probe-result'; step: string; attempt: number; result: ProbeResult }
+  | { type: 'rerun-checks'; actor: Actor }
+  | {
+      type: 'ticks';
+      actor: Actor;
+      /** The steps this checkbox group shows. */
+      steps: string[];
+      /** The ticked ones. */
+      ticked: string[];
+      /** Restricted steps (`who`) this person may tick, resolved by the runner. */
+      allowed: string[];
+    }
+  | { type: 'approve'; actor: Actor; evidenceRev: number }
+  | { type: 'reject'; actor: Actor; reason?: string }
+  | { type: 'cancel'; actor: Actor }
+  | { type: 'action-done'; step: string; key: string; before: TargetState; after: TargetState }
+  | { type: 'action-failed'; step: string; key: string; error: string }
+  | { type: 'verify-passed'; step: string; attempt: number; result: ProbeResult }
+  | { type: 'verify-failed'; step: string; attempt: number; result: ProbeResult }
+  | { type: 'approve-rollback'; actor: Actor }
+  | { type: 'timer'; name: 'approval-expiry' };
+
+export type RunEffect =
+  | { type: 'plan'; attempt: number; replicas: number }
+  | { type: 'probe'; step: string; attempt: number; probe: CheckProbe; replicas: number }
+  | { type: 'execute'; step: string; key: string; operation: TargetOperation }
+  | { type: 'verify'; step: string; attempt: number; probe: VerifyProbe; expect: { replicas: number; atLeast: boolean }; deadline: number }
+  | { type: 'schedule'; at: number; name: 'approval-expiry' }
+  /** A threaded reply under the card. */
+  | { type: 'note'; text: string }
+  /** A message in the channel itself (outcomes). */
+  | { type: 'announce'; text: string }
+  /** An answer only the acting person sees. */
+  | { type: 'reply'; user: string; text: string }
+  | { type: 'release-target' };
+
+export interface TransitionResult<R> {
+  run: R;
+  effects: RunEffect[];
+}

@@ -1,0 +1,161 @@
+// The state of one run: everything the engine needs to decide the next step, and nothing that
+// needs I/O to read. A run carries a snapshot of its runbook and service policy, so what was
+// requested and approved cannot change under it when the catalog is edited.
+import type { Runbook } from '../workflows/runbook-schema.ts';
+
+export type RunStatus =
+  | 'checking' // pre-scale checks and the plan are being gathered
+  | 'awaiting' // waiting for ticks and approvals
+  | 'executing'
+  | 'verifying'
+  | 'succeeded'
+  | 'verify-failed' // rollback may be offered
+  | 'rolling-back'
+  | 'rolled-back'
+  | 'failed' // an action or rollback failed
+  | 'rejected'
+  | 'expired'
+  | 'cancelled'
+  | 'unchanged' // the target is already as requested
+  | 'dry-run-complete';
+
+export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set([
+  'succeeded',
+  'rolled-back',
+  'failed',
+  'rejected',
+  'expired',
+  'cancelled',
+  'unchanged',
+  'dry-run-complete',
+]);
+
+/** Statuses in which the run still holds its target (nothing else may scale it). */
+export function isActive(run: Pick<Run, 'status'>): boolean {
+  return !TERMINAL_STATUSES.has(run.status);
+}
+
+export interface ServiceSnapshot {
+  name: string;
+  description?: string;
+  /** Stable key for the one-active-run-per-target rule, e.g. "kubernetes/default/prod/api-gateway". */
+  targetKey: string;
+  /** What people read, e.g. "Deployment prod/api-gateway". */
+  targetLabel: string;
+  namespace?: string;
+  limits: { min: number; baseline: number; max: number };
+  approvals: { required: number; approvers: string[] };
+  channel: string;
+}
+
+export interface RunRequest {
+  replicas: number;
+  reason?: string;
+  dryRun: boolean;
+  requester: string;
+  /** Channel the command was typed in. */
+  originChannel: string;
+}
+
+/** A read-only measurement with its evidence. `ok: undefined` means it could not be measured. */
+export interface ProbeResult {
+  ok: boolean | undefined;
+  /** One line a person reads: "5/5 ready", "3 more pods fit (need 5)". */
+  summary: string;
+  value?: number | string;
+  threshold?: number | string;
+  source: string;
+  at: number;
+  /** Extra lines of evidence (e.g. Pending pods and their scheduler messages). */
+  details?: string[];
+}
+
+/** What execution will do, decided from the target's real state before approval. */
+export interface Plan {
+  /** One line: "Set Deployment prod/api-gateway replicas 5 → 10". */
+  summary: string;
+  /** Why this mechanism (e.g. an HPA manages the Deployment). */
+  note?: string;
+  /** The exact API calls, for the card and dry runs. */
+  calls: string[];
+  /** Platform-neutral operation the adapter will carry out. */
+  operation: TargetOperation;
+  /** The operation that restores the state read before the change. */
+  undo: TargetOperation;
+  before: TargetState;
+  /** Replicas expected once the change has rolled out, and whether more is fine (an HPA may add). */
+  expect: { replicas: number; atLeast: boolean };
+  /** The rollback's expectation. */
+  undoExpect: { replicas: number; atLeast: boolean };
+  changes: boolean;
+}
+
+export type TargetOperation =
+  | { type: 'set-replicas'; replicas: number }
+  | { type: 'set-hpa-bounds'; hpa: string; minReplicas: number; maxReplicas: number };
+
+export interface TargetState {
+  replicas: number;
+  readyReplicas: number;
+  hpa?: { name: string; minReplicas: number; maxReplicas: number };
+}
+
+export type StepStatus =
+  | 'pending'
+  | 'running'
+  | 'passed'
+  | 'warned'
+  | 'failed'
+  | 'unmeasured'
+  | 'done'
+  | 'skipped';
+
+export interface StepState {
+  status: StepStatus;
+  /** Bumped each time a probe is (re)issued, so late results of an earlier attempt are ignored. */
+  attempt: number;
+  result?: ProbeResult;
+  by?: string;
+  at?: number;
+  startedAt?: number;
+  deadline?: number;
+  /** Idempotency key of an action step: one execution per key, whatever happens. */
+  key?: string;
+  error?: string;
+}
+
+export interface Approval {
+  user: string;
+  at: number;
+  /** The evidence revision the approver saw. */
+  evidenceRev: number;
+}
+
+export interface Run {
+  id: string;
+  /** Compare-and-set version: bumped by every stored transition. */
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+  service: ServiceSnapshot;
+  runbook: Runbook;
+  request: RunRequest;
+  status: RunStatus;
+  steps: Record<string, StepState>;
+  plan?: Plan;
+  planError?: string;
+  planAttempt: number;
+  /** Bumped whenever the request's evidence (check results, plan) changes; approvals are bound to it. */
+  evidenceRev: number;
+  approvals: Approval[];
+  rollbackApprovals: Approval[];
+  approvalExpiresAt: number;
+  ended?: { by?: string; at: number; reason?: string };
+  card?: { channel: string; ts: string };
+  executedAt?: number;
+  finishedAt?: number;
+  /** Replicas and bounds after the change, as read back by the action. */
+  after?: TargetState;
+  /** Why the run stopped (failure text), for the card and the announcement. */
+  failure?: string;
+}

@@ -1,0 +1,50 @@
+// `npm start`: read the environment, load and check the catalog and runbooks, start the bot.
+// Anything missing or invalid stops start-up with every problem listed.
+import { createScalebot, loadConfiguration } from './app.ts';
+import { readEnv } from './config/env.ts';
+import { InvalidInputError } from './config/problems.ts';
+import { createLogger } from './logger.ts';
+
+async function main(): Promise<number> {
+  const envResult = readEnv(process.env);
+  if (!envResult.ok) {
+    process.stderr.write(`scalebot cannot start: the environment is incomplete.\n${envResult.problems.map((p) => `  - ${p}`).join('\n')}\nSee README.md, "Configuration".\n`);
+    return 2;
+  }
+  const env = envResult.env;
+  const log = createLogger(env.LOG_LEVEL);
+  let config;
+  try {
+    config = loadConfiguration(env.SCALEBOT_CONFIG);
+  } catch (error) {
+    const detail = error instanceof InvalidInputError ? error.message : (error as Error).message;
+    process.stderr.write(`scalebot cannot start: the catalog or a runbook is invalid.\n${detail}\n`);
+    return 2;
+  }
+  let bot;
+  try {
+    bot = createScalebot(env, config, log);
+    await bot.start();
+  } catch (error) {
+    process.stderr.write(`scalebot cannot start: ${(error as Error).message}\n`);
+    return 1;
+  }
+  log.info({ mode: env.SLACK_APP_TOKEN ? 'socket' : 'http', port: env.PORT, services: Object.keys(config.catalog.services) }, 'scalebot started');
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'shutting down');
+    void bot.stop().finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  return 0;
+}
+
+main().then(
+  (code) => {
+    if (code !== 0) process.exit(code);
+  },
+  (error) => {
+    process.stderr.write(`scalebot crashed during start-up: ${(error as Error).stack ?? error}\n`);
+    process.exit(1);
+  },
+);

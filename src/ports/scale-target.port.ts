@@ -1,0 +1,30 @@
+// One interface for everything that can be scaled; one adapter per platform. Probes are read-only.
+import type { Plan, ProbeResult, TargetOperation, TargetState } from '../engine/run.ts';
+import type { CheckProbe } from '../workflows/runbook-schema.ts';
+
+export interface ApplyResult {
+  before: TargetState;
+  after: TargetState;
+}
+
+export interface RolloutExpectation {
+  replicas: number;
+  /** An HPA may run more than the floor we set. */
+  atLeast: boolean;
+}
+
+export interface ScaleTarget {
+  /** Reads the real state and decides the exact operation (and its undo) for `replicas`. */
+  plan(replicas: number): Promise<Plan>;
+  /** Carries out one operation. Changes only what the operation names. */
+  apply(operation: TargetOperation): Promise<ApplyResult>;
+  probe(probe: CheckProbe, replicas: number): Promise<ProbeResult>;
+  /**
+   * Follows the rollout until it matches the expectation (passed) or the deadline passes (failed,
+   * with what is stuck). Resolves, never rejects; stops early when `signal` aborts.
+   */
+  waitForRollout(expect: RolloutExpectation, deadline: number, signal: AbortSignal): Promise<{ passed: boolean; result: ProbeResult }>;
+}
+
+/** Finds the target adapter for a service. */
+export type TargetResolver = (service: string) => ScaleTarget;
