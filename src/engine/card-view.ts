@@ -114,7 +114,7 @@ export function cardView(run: Run): CardView {
 
 function statusText(run: Run): string {
   const base = describeStatus(run);
-  const word = base.charAt(0).toUpperCase() + base.slice(1);
+  const word = capitalise(base);
   if (run.status === 'awaiting') {
     const waiting: string[] = [];
     const blockers = blockingProblems(run);
@@ -128,8 +128,12 @@ function statusText(run: Run): string {
   if (run.status === 'succeeded' && run.executedAt !== undefined && run.finishedAt !== undefined) {
     return `Verified in ${formatDuration(run.finishedAt - run.executedAt)}`;
   }
-  if ((run.status === 'failed' || run.status === 'verify-failed') && run.failure) return `${word}: ${plain(run.failure)}`;
-  if (run.ended?.by && (run.status === 'rejected' || run.status === 'cancelled')) return `${word} by ${mention(run.ended.by)}`;
+  if (run.status === 'rolled-back' && run.plan) return `Rolled back to ${formatState(run.plan.before)} after a failed verification`;
+  if (run.status === 'verify-failed' && run.failure) return `${capitalise(plain(run.failure))}. Roll back, or close and keep it as it is`;
+  if (run.status === 'failed' && run.failure) return `Failed: ${plain(run.failure)}`;
+  if (run.ended?.by && (run.status === 'rejected' || run.status === 'cancelled')) {
+    return `${run.status === 'rejected' ? 'Rejected' : 'Cancelled'} by ${mention(run.ended.by)}${run.ended.reason ? `: ${plain(run.ended.reason)}` : ''}; nothing was executed`;
+  }
   return word;
 }
 
@@ -234,4 +238,8 @@ function footer(run: Run): string {
   const parts = [`Run \`${run.id}\``, `runbook \`${run.runbook.name}\``];
   if (!isActive(run) && run.finishedAt !== undefined) parts.push(`took ${formatDuration(run.finishedAt - run.createdAt)} in all`);
   return parts.join(' · ');
+}
+
+function capitalise(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
