@@ -40,7 +40,7 @@ export const serviceSchema = z
   .superRefine((s, ctx) => {
     const baseline = s.limits.baseline ?? s.limits.min;
     if (s.limits.min > s.limits.max) ctx.addIssue({ code: 'custom', path: ['limits', 'min'], message: `min (${s.limits.min}) is above max (${s.limits.max})` });
-    if (baseline < s.limits.min || baseline > s.limits.max) {
+    if (s.limits.min <= s.limits.max && (baseline < s.limits.min || baseline > s.limits.max)) {
       ctx.addIssue({ code: 'custom', path: ['limits', 'baseline'], message: `baseline (${baseline}) must be within min..max (${s.limits.min}..${s.limits.max})` });
     }
     if (s.approvals.required > Math.max(1, s.approvals.approvers.length) && !s.approvals.approvers.some((a) => a.startsWith('S'))) {
@@ -49,9 +49,19 @@ export const serviceSchema = z
   })
   .transform((s) => ({ ...s, limits: { ...s.limits, baseline: s.limits.baseline ?? s.limits.min } }));
 
+const SERVICE_NAME = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
 export const catalogSchema = z.strictObject({
   channel,
-  services: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a service name: lower-case letters, digits and dashes'), serviceSchema).refine((s) => Object.keys(s).length > 0, 'at least one service is needed'),
+  services: z.record(z.string(), serviceSchema).superRefine((services, ctx) => {
+    if (Object.keys(services).length === 0) ctx.addIssue({ code: 'custom', message: 'at least one service is needed' });
+    for (const name of Object.keys(services)) {
+      if (!SERVICE_NAME.test(name)) {
+        ctx.addIssue({ code: 'custom', path: [name], message: `"${name.slice(0, 64)}" is not a valid service name; use lower-case letters, digits and dashes (max 63 characters), as typed in /scale` });
+      }
+    }
+    // Run even when a service's body is invalid, so a bad name is reported alongside.
+  }, { when: (payload) => typeof payload.value === 'object' && payload.value !== null }),
 });
 
 export type Catalog = z.output<typeof catalogSchema>;

@@ -149,7 +149,7 @@ function phaseView(run: Run, name: PhaseName): CardPhase {
           id: step.id,
           title: step.title,
           state: state.status,
-          detail: state.result ? `${state.result.summary}${step.severity === 'warn' ? ' (warning only)' : ''}` : undefined,
+          detail: state.result ? `${state.result.summary}${state.status === 'warned' ? ' (warning only: does not block)' : ''}` : undefined,
           lines: state.result?.details,
         });
         break;

@@ -20,7 +20,7 @@ const service = (name: string, extra = '') => `
     runbooks: { up: scale-up-fast }${extra}`;
 
 const CATALOG = `channel: C0INFRA
-services:${['api-gateway', 'payments', 'search', 'reports', 'busy', 'dry', 'cancelme', 'clicks', 'evil', 'worker'].map((n) => service(n)).join('')}${service('batch').replace('scale-up-fast', 'scale-up-expiring')}
+services:${['api-gateway', 'payments', 'search', 'reports', 'busy', 'dry', 'cancelme', 'clicks', 'evil', 'throttled', 'worker'].map((n) => service(n)).join('')}${service('batch').replace('scale-up-fast', 'scale-up-expiring')}
 `;
 
 let kube: KubeApiServer;
@@ -31,7 +31,7 @@ let driver: SlackDriver;
 beforeAll(async () => {
   [kube, slack] = await Promise.all([startKubeApiServer({ tickMs: 30 }), startSlackApiServer()]);
   for (const n of [1, 2, 3]) kube.addNode({ name: `node-${n}`, cpu: '16', memory: '64Gi', pods: 110 });
-  for (const name of ['api-gateway', 'payments', 'search', 'reports', 'busy', 'dry', 'cancelme', 'clicks', 'evil', 'batch']) {
+  for (const name of ['api-gateway', 'payments', 'search', 'reports', 'busy', 'dry', 'cancelme', 'clicks', 'evil', 'throttled', 'batch']) {
     kube.addDeployment({ namespace: 'prod', name, replicas: 5, cpuRequest: '250m', memoryRequest: '256Mi' });
   }
   kube.addDeployment({ namespace: 'prod', name: 'worker', replicas: 3, cpuRequest: '250m', memoryRequest: '256Mi' });
@@ -258,6 +258,19 @@ describe('double clicks and replays', () => {
     await cardShows(runId, 'Verified in', 15_000);
     expect(patches(/\/deployments\/clicks\/scale$/)).toHaveLength(1);
     expect(slack.thread('C0INFRA', c.ts).filter((m) => m.text?.includes('Approved by <@U0BOB>'))).toHaveLength(1);
+  }, 30_000);
+});
+
+describe('Slack rate limits', () => {
+  it('a 429 with Retry-After is waited out and the card still ends up true', async () => {
+    const { runId } = await open('throttled 6');
+    const before = slack.callsOf('chat.update').length;
+    slack.rateLimit('chat.update', 1, 1);
+    await driver.press(card(runId), 'cancel', 'U0ALICE');
+    await cardShows(runId, 'Cancelled by <@U0ALICE>', 15_000);
+    const updates = slack.callsOf('chat.update').slice(before);
+    expect(updates.length).toBeGreaterThanOrEqual(2);
+    expect(updates[1]!.at - updates[0]!.at).toBeGreaterThanOrEqual(900);
   }, 30_000);
 });
 

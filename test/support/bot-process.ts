@@ -60,7 +60,8 @@ export async function startBot(opts: BotOptions): Promise<BotProcess> {
       KUBECONFIG: opts.kubeconfig,
       PORT: String(port),
       LOG_LEVEL: 'debug',
-      SCALEBOT_SLACK_RETRIES: '0',
+      // A couple of retries, so a 429 with Retry-After is honoured; the default (~30 min) would stall tests.
+      SCALEBOT_SLACK_RETRIES: '2',
       ...opts.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
