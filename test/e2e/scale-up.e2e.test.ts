@@ -20,7 +20,7 @@ const service = (name: string, extra = '') => `
     runbooks: { up: scale-up-fast }${extra}`;
 
 const CATALOG = `channel: C0INFRA
-services:${['api-gateway', 'payments', 'search', 'reports', 'busy', 'dry', 'cancelme', 'clicks', 'evil', 'throttled', 'worker'].map((n) => service(n)).join('')}${service('batch').replace('scale-up-fast', 'scale-up-expiring')}
+services:${['api-gateway', 'payments', 'search', 'reports', 'busy', 'dry', 'cancelme', 'clicks', 'evil', 'throttled', 'forbidden', 'conflict', 'ghost', 'worker'].map((n) => service(n)).join('')}${service('batch').replace('scale-up-fast', 'scale-up-expiring')}
 `;
 
 let kube: KubeApiServer;
@@ -31,7 +31,7 @@ let driver: SlackDriver;
 beforeAll(async () => {
   [kube, slack] = await Promise.all([startKubeApiServer({ tickMs: 30 }), startSlackApiServer()]);
   for (const n of [1, 2, 3]) kube.addNode({ name: `node-${n}`, cpu: '16', memory: '64Gi', pods: 110 });
-  for (const name of ['api-gateway', 'payments', 'search', 'reports', 'busy', 'dry', 'cancelme', 'clicks', 'evil', 'throttled', 'batch']) {
+  for (const name of ['api-gateway', 'payments', 'search', 'reports', 'busy', 'dry', 'cancelme', 'clicks', 'evil', 'throttled', 'forbidden', 'conflict', 'batch']) {
     kube.addDeployment({ namespace: 'prod', name, replicas: 5, cpuRequest: '250m', memoryRequest: '256Mi' });
   }
   kube.addDeployment({ namespace: 'prod', name: 'worker', replicas: 3, cpuRequest: '250m', memoryRequest: '256Mi' });
@@ -258,6 +258,43 @@ describe('double clicks and replays', () => {
     await cardShows(runId, 'Verified in', 15_000);
     expect(patches(/\/deployments\/clicks\/scale$/)).toHaveLength(1);
     expect(slack.thread('C0INFRA', c.ts).filter((m) => m.text?.includes('Approved by <@U0BOB>'))).toHaveLength(1);
+  }, 30_000);
+});
+
+describe('Kubernetes API faults are answered in the thread, with the run left true', () => {
+  it('403 on the scale subresource: the run fails, says why and what to fix, and releases the target', async () => {
+    const { runId } = await open('forbidden 8');
+    await tickAll(runId);
+    kube.failNext({ method: 'PATCH', path: /\/deployments\/forbidden\/scale$/, status: 403, message: 'deployments.apps "forbidden" is forbidden: User "system:serviceaccount:ops:scalebot" cannot patch resource "deployments/scale"' });
+    await driver.press(card(runId), 'approve', 'U0BOB');
+    const c = await cardShows(runId, 'Failed: could not patch the scale of Deployment prod/forbidden: Kubernetes answered 403');
+    expect(cardText(c)).toContain("lacks the permission");
+    expect(kube.getDeployment('prod', 'forbidden')!.spec?.replicas).toBe(5);
+    await waitFor(() => slack.channelMessages('C0INFRA').find((m) => m.text?.includes('forbidden') && m.text.includes('failed: could not patch')));
+    const again = await driver.ask('forbidden 8', 'U0ALICE');
+    expect(again.reply).toMatch(/Run `run-[a-z0-9]+` opened below/);
+  }, 30_000);
+
+  it('409 conflict on the scale subresource is retried and the run succeeds, with one effective change', async () => {
+    const { runId } = await open('conflict 7');
+    await tickAll(runId);
+    kube.failNext({ method: 'PATCH', path: /\/deployments\/conflict\/scale$/, status: 409, times: 2 });
+    await driver.press(card(runId), 'approve', 'U0BOB');
+    await cardShows(runId, 'Verified in', 15_000);
+    expect(patches(/\/deployments\/conflict\/scale$/).length).toBe(3);
+    expect(kube.getDeployment('prod', 'conflict')!.spec?.replicas).toBe(7);
+  }, 30_000);
+
+  it('a Deployment that does not exist blocks approval with a clear reason', async () => {
+    const { reply } = await driver.ask('ghost 5', 'U0ALICE');
+    const runId = runIdOf(reply);
+    const c = await cardShows(runId, 'Blocked');
+    expect(cardText(c)).toContain('could not read Deployment prod/ghost: Kubernetes answered 404');
+    expect(cardText(c)).toContain('check the namespace and name in the catalog');
+    await driver.press(c, 'approve', 'U0BOB');
+    await ephemeralFor('U0BOB', 'Cannot approve while blocked');
+    await driver.press(card(runId), 'cancel', 'U0ALICE');
+    await cardShows(runId, 'Cancelled by <@U0ALICE>');
   }, 30_000);
 });
 

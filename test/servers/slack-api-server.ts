@@ -3,6 +3,7 @@
 // Also receives posts to response_url (`/response/<id>`).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
 
 export interface SlackCall {
   method: string;
@@ -37,6 +38,14 @@ export interface SlackApiServer {
   thread(channel: string, ts: string): SlackMessage[];
   message(channel: string, ts: string): SlackMessage | undefined;
   callsOf(method: string): SlackCall[];
+  /**
+   * Socket Mode: `apps.connections.open` answers a ws:// URL on this server; envelopes sent here
+   * reach the connected bot, and its acks come back as the promise's value.
+   */
+  socket: {
+    connections(): number;
+    send(type: 'slash_commands' | 'interactive' | 'events_api', payload: Record<string, unknown>, retryAttempt?: number): Promise<Record<string, unknown> | undefined>;
+  };
   close(): Promise<void>;
 }
 
@@ -75,7 +84,7 @@ export async function startSlackApiServer(): Promise<SlackApiServer> {
     const method = url.pathname.replace(/^\/api\//, '');
     const args = { ...Object.fromEntries(url.searchParams), ...parseArgs(req.headers['content-type'], body) };
     calls.push({ method, args, at: Date.now() });
-    if (!req.headers.authorization?.startsWith('Bearer xox') && typeof args.token !== 'string') return send(200, { ok: false, error: 'not_authed' });
+    if (!/^Bearer (xox|xapp-)/.test(req.headers.authorization ?? '') && typeof args.token !== 'string') return send(200, { ok: false, error: 'not_authed' });
     const limit = limits.get(method);
     if (limit && limit.times > 0) {
       limit.times--;
@@ -88,6 +97,9 @@ export async function startSlackApiServer(): Promise<SlackApiServer> {
     }
     const channelOf = (c: unknown) => CHANNEL_IDS[String(c)] ?? String(c);
     switch (method) {
+      case 'apps.connections.open':
+        if (!String(req.headers.authorization ?? '').startsWith('Bearer xapp-')) return send(200, { ok: false, error: 'not_allowed_token_type' });
+        return send(200, { ok: true, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/link?ticket=${++seq}` });
       case 'auth.test':
         return send(200, { ok: true, url: 'https://test.slack.com/', team: 'Test', user: 'scalebot', team_id: 'T0TEAM', user_id: 'U0BOT', bot_id: 'B0BOT' });
       case 'chat.postMessage': {
@@ -121,6 +133,19 @@ export async function startSlackApiServer(): Promise<SlackApiServer> {
     }
   }
 
+  const wss = new WebSocketServer({ server, path: '/link' });
+  const sockets = new Set<WebSocket>();
+  const acks = new Map<string, (payload: Record<string, unknown> | undefined) => void>();
+  wss.on('connection', (ws) => {
+    sockets.add(ws);
+    ws.on('close', () => sockets.delete(ws));
+    ws.on('message', (data) => {
+      const message = safeJson(String(data)) as { envelope_id?: string; payload?: Record<string, unknown> };
+      if (message?.envelope_id) acks.get(message.envelope_id)?.(message.payload);
+    });
+    ws.send(JSON.stringify({ type: 'hello', num_connections: sockets.size, debug_info: { host: 'test' }, connection_info: { app_id: 'A0APP' } }));
+  });
+
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${port}`;
@@ -143,8 +168,27 @@ export async function startSlackApiServer(): Promise<SlackApiServer> {
     thread: (channel, ts) => messages.filter((m) => m.channel === channel && m.thread_ts === ts),
     message: (channel, ts) => messages.find((m) => m.channel === channel && m.ts === ts),
     callsOf: (method) => calls.filter((c) => c.method === method),
+    socket: {
+      connections: () => sockets.size,
+      send(type, payload, retryAttempt = 0) {
+        const ws = [...sockets][0];
+        if (!ws) return Promise.reject(new Error('no Socket Mode connection'));
+        const envelopeId = `env-${++seq}`;
+        return new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`no ack for ${envelopeId}`)), 5000);
+          acks.set(envelopeId, (p) => {
+            clearTimeout(timer);
+            acks.delete(envelopeId);
+            resolve(p);
+          });
+          ws.send(JSON.stringify({ envelope_id: envelopeId, type, payload, accepts_response_payload: type !== 'events_api', retry_attempt: retryAttempt, retry_reason: retryAttempt ? 'timeout' : '' }));
+        });
+      },
+    },
     close: () =>
       new Promise((resolve) => {
+        for (const ws of sockets) ws.terminate();
+        wss.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
