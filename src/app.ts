@@ -2,7 +2,6 @@
 // registered. main.ts feeds it the environment; tests can feed it their own.
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { App as BoltApp } from '@slack/bolt';
 import type { Logger } from 'pino';
 import { kubernetesTargets, loadKubeConfig } from './adapters/kubernetes/kubernetes-targets.ts';
@@ -12,14 +11,14 @@ import { SlackChat } from './adapters/slack/slack-chat.ts';
 import { catalogProblems, loadCatalog, type Catalog } from './config/catalog.ts';
 import { InvalidInputError } from './config/problems.ts';
 import { loadRunbooks } from './config/runbooks.ts';
+import { BUILTIN_WORKFLOWS } from './config/paths.ts';
 import type { Env } from './config/env.ts';
 import { systemClock, type Clock } from './ports/clock.port.ts';
 import type { RunStore } from './ports/run-store.port.ts';
 import { Runner } from './runner/runner.ts';
 import type { Runbook } from './workflows/runbook-schema.ts';
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const BUILTIN_WORKFLOWS = join(PROJECT_ROOT, 'workflows');
+export { BUILTIN_WORKFLOWS, PROJECT_ROOT } from './config/paths.ts';
 
 export interface Configuration {
   catalog: Catalog;
@@ -29,7 +28,9 @@ export interface Configuration {
 /** Loads the catalog and the runbooks (project workflows/ and a workflows/ folder beside the catalog). */
 export function loadConfiguration(catalogFile: string): Configuration {
   const catalog = loadCatalog(catalogFile);
-  const { runbooks, problems } = loadRunbooks([BUILTIN_WORKFLOWS, join(dirname(resolve(catalogFile)), 'workflows')]);
+  // A catalog at the project root has the built-in folder beside it: load each folder once.
+  const dirs = [...new Set([BUILTIN_WORKFLOWS, join(dirname(resolve(catalogFile)), 'workflows')].map((d) => resolve(d)))];
+  const { runbooks, problems } = loadRunbooks(dirs);
   problems.push(...catalogProblems(catalogFile, catalog, new Set(runbooks.keys())));
   if (problems.length) throw new InvalidInputError(problems);
   return { catalog, runbooks };

@@ -44,7 +44,8 @@ export const serviceSchema = z
       ctx.addIssue({ code: 'custom', path: ['limits', 'baseline'], message: `baseline (${baseline}) must be within min..max (${s.limits.min}..${s.limits.max})` });
     }
     if (s.approvals.required > Math.max(1, s.approvals.approvers.length) && !s.approvals.approvers.some((a) => a.startsWith('S'))) {
-      ctx.addIssue({ code: 'custom', path: ['approvals', 'required'], message: `${s.approvals.required} approvals are required but only ${s.approvals.approvers.length} approvers are listed` });
+      const listed = s.approvals.approvers.length;
+      ctx.addIssue({ code: 'custom', path: ['approvals', 'required'], message: `${s.approvals.required} approvals are required but only ${listed} approver${listed === 1 ? ' is' : 's are'} listed; list at least ${s.approvals.required} or a user group (S…)` });
     }
   })
   .transform((s) => ({ ...s, limits: { ...s.limits, baseline: s.limits.baseline ?? s.limits.min } }));

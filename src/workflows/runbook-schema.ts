@@ -6,16 +6,22 @@ import { parseDuration } from './duration.ts';
 
 const stepId = z
   .string()
-  .regex(/^[a-z][a-z0-9-]{0,47}$/, 'a step id is lower-case letters, digits and dashes, starting with a letter (max 48)');
+  .regex(/^[a-z][a-z0-9-]{0,47}$/, 'a step id: lower-case letters, digits and dashes, starting with a letter (max 48)');
 
-const duration = (fallback: string) =>
+/** A duration with a ceiling: "never expires" is not a policy, and timers past it are pointless. */
+const duration = (fallback: string, max: string) =>
   z
     .string()
     .default(fallback)
     .transform((text, ctx) => {
       const ms = parseDuration(text);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `"${text}" is not a duration; expected e.g. 30s, 10m, 2h` });
+      const shown = JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}…` : text);
+      if (ms === undefined && !/^\s*\d+(ms|s|m|h|d)\s*$/.test(text)) {
+        ctx.addIssue({ code: 'custom', message: `${shown} is not a duration; expected a whole number and a unit (ms, s, m, h, d), e.g. 30s, 10m, 2h` });
+        return z.NEVER;
+      }
+      if (ms === undefined || ms > parseDuration(max)!) {
+        ctx.addIssue({ code: 'custom', message: `${shown} is too long; at most ${max} is accepted` });
         return z.NEVER;
       }
       return ms;
@@ -45,7 +51,7 @@ export const manualStepSchema = z.strictObject({
   ...base,
   kind: z.literal('manual'),
   /** Who may tick it (user or user-group IDs); anyone when absent. */
-  who: z.array(z.string().regex(/^[US][A-Z0-9]{2,}$/)).optional(),
+  who: z.array(z.string().regex(/^[US][A-Z0-9]{2,}$/, 'a Slack user ID (U…) or user-group ID (S…)')).optional(),
 });
 
 export const approvalStepSchema = z.strictObject({
@@ -53,7 +59,7 @@ export const approvalStepSchema = z.strictObject({
   kind: z.literal('approval'),
   /** Defaults come from the service's `approvals` in the catalog; these override them. */
   required: z.number().int().min(1).max(5).optional(),
-  expires: duration('30m'),
+  expires: duration('30m', '7d'),
 });
 
 export const actionStepSchema = z.strictObject({
@@ -66,7 +72,7 @@ export const verifyStepSchema = z.strictObject({
   ...base,
   kind: z.literal('verify'),
   probe: z.enum(VERIFY_PROBES),
-  timeout: duration('10m'),
+  timeout: duration('10m', '24h'),
   'on-failure': z.enum(['offer-rollback', 'stop']).default('offer-rollback'),
 });
 
@@ -90,7 +96,7 @@ export const PHASES = Object.keys(PHASE_KINDS) as PhaseName[];
 
 export const runbookSchema = z
   .strictObject({
-    name: z.string().regex(/^[a-z][a-z0-9-]{0,47}$/, 'a runbook name is lower-case letters, digits and dashes'),
+    name: z.string().regex(/^[a-z][a-z0-9-]{0,47}$/, 'a runbook name: lower-case letters, digits and dashes, starting with a letter (max 48)'),
     description: z.string().max(500).optional(),
     direction: z.enum(['up', 'down', 'any']).default('any'),
     phases: z.strictObject({
@@ -109,7 +115,7 @@ export const runbookSchema = z
           ctx.addIssue({
             code: 'custom',
             path: ['phases', phase, index, 'kind'],
-            message: `a ${step.kind} step cannot be in the ${phase} phase; expected one of: ${allowed.join(', ')}`,
+            message: `${step.kind === 'approval' || step.kind === 'action' ? 'an' : 'a'} ${step.kind} step cannot be in the ${phase} phase; expected one of: ${allowed.join(', ')}`,
           });
         }
         if (seen.has(step.id)) {
