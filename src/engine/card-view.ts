@@ -1,6 +1,6 @@
 // The run card as a platform-neutral model: what a person sees and may press. The Slack adapter
 // renders it to Block Kit; tests snapshot both.
-import { blockingProblems, describeStatus, formatState, openManualSteps, requiredApprovals, ROLLBACK_STEP, ROLLBACK_VERIFY_STEP } from './transition.ts';
+import { blockingProblems, describeStatus, formatState, openManualSteps, requiredApprovals, rollbackWords, ROLLBACK_STEP, ROLLBACK_VERIFY_STEP } from './transition.ts';
 import { isActive, type Run, type StepState } from './run.ts';
 import { list, mention, mentionAny, plain } from './text.ts';
 import { formatDuration } from '../workflows/duration.ts';
@@ -92,7 +92,7 @@ export function cardView(run: Run): CardView {
       name: 'rollback',
       title: 'Rollback',
       items: [
-        { id: ROLLBACK_STEP, title: `Return to ${plan ? formatState(plan.before) : 'the previous state'}`, state: run.steps[ROLLBACK_STEP]!.status, detail: run.steps[ROLLBACK_STEP]!.error },
+        { id: ROLLBACK_STEP, title: plan ? capitalise(rollbackWords(run)) : 'Return to the previous state', state: run.steps[ROLLBACK_STEP]!.status, detail: run.steps[ROLLBACK_STEP]!.error ? plain(run.steps[ROLLBACK_STEP]!.error!) : undefined },
         ...(run.steps[ROLLBACK_VERIFY_STEP] ? [itemForVerify('Rollback settled', run.steps[ROLLBACK_VERIFY_STEP]!)] : []),
       ],
     });
@@ -128,7 +128,9 @@ function statusText(run: Run): string {
   if (run.status === 'succeeded' && run.executedAt !== undefined && run.finishedAt !== undefined) {
     return `Verified in ${formatDuration(run.finishedAt - run.executedAt)}`;
   }
-  if (run.status === 'rolled-back' && run.plan) return `Rolled back to ${formatState(run.plan.before)} after a failed verification`;
+  if (run.status === 'rolled-back' && run.plan) return `Rolled back after a failed verification: ${rollbackWords(run)}`;
+  if (run.status === 'expired' && run.ended?.reason) return `Expired: ${run.ended.reason}; nothing was executed`;
+  if (run.status === 'cancelled' && !run.ended?.by && run.ended?.reason) return `Refused: ${run.ended.reason}`;
   if (run.status === 'verify-failed' && run.failure) return `${capitalise(plain(run.failure))}. Roll back, or close and keep it as it is`;
   if (run.status === 'failed' && run.failure) return `Failed: ${plain(run.failure)}`;
   if (run.ended?.by && (run.status === 'rejected' || run.status === 'cancelled')) {
@@ -149,8 +151,8 @@ function phaseView(run: Run, name: PhaseName): CardPhase {
           id: step.id,
           title: step.title,
           state: state.status,
-          detail: state.result ? `${state.result.summary}${state.status === 'warned' ? ' (warning only: does not block)' : ''}` : undefined,
-          lines: state.result?.details,
+          detail: state.result ? `${plain(state.result.summary)}${state.status === 'warned' ? ' (warning only: does not block)' : ''}` : undefined,
+          lines: state.result?.details?.map(plain),
         });
         break;
       case 'manual':
@@ -177,7 +179,7 @@ function phaseView(run: Run, name: PhaseName): CardPhase {
           id: step.id,
           title: step.title,
           state: state.status,
-          detail: state.error ?? (state.status === 'done' && run.after ? `now ${formatState(run.after)}` : run.plan?.summary),
+          detail: state.error ? plain(state.error) : state.status === 'done' && run.after ? `now ${formatState(run.after)}` : run.plan ? plain(run.plan.summary) : undefined,
         });
         break;
       case 'verify':
@@ -194,8 +196,8 @@ function itemForVerify(title: string, state: StepState, id = ROLLBACK_VERIFY_STE
     id,
     title,
     state: state.status,
-    detail: state.result?.summary ?? (state.status === 'running' && state.deadline ? 'following the rollout' : undefined),
-    lines: state.result?.details,
+    detail: state.result ? plain(state.result.summary) : state.status === 'running' && state.deadline ? 'following the rollout' : undefined,
+    lines: state.result?.details?.map(plain),
   };
 }
 
@@ -225,7 +227,7 @@ function buttons(run: Run): CardButton[] {
           intent: 'rollback',
           label: 'Roll back',
           style: 'danger',
-          confirm: { title: 'Roll back?', text: `Return ${run.service.name} to ${run.plan ? formatState(run.plan.before) : 'its previous state'}.`, confirm: 'Roll back' },
+          confirm: { title: 'Roll back?', text: run.plan ? `${capitalise(rollbackWords(run))}.` : 'Return to the previous state.', confirm: 'Roll back' },
         },
         { intent: 'close', label: 'Close without rollback' },
       ];

@@ -19,16 +19,16 @@ export type RunEvent =
   | {
       type: 'ticks';
       actor: Actor;
-      /** The steps this checkbox group shows. */
-      steps: string[];
-      /** The ticked ones. */
-      ticked: string[];
+      /** Only what this person changed on the card they saw: a stale card cannot undo others' ticks. */
+      changes: { step: string; ticked: boolean }[];
       /** Restricted steps (`who`) this person may tick, resolved by the runner. */
       allowed: string[];
     }
   | { type: 'approve'; actor: Actor; evidenceRev: number }
   | { type: 'reject'; actor: Actor; reason?: string }
   | { type: 'cancel'; actor: Actor }
+  /** Close a run whose verification failed, keeping the target as it is (no rollback). */
+  | { type: 'close'; actor: Actor }
   | { type: 'action-done'; step: string; key: string; before: TargetState; after: TargetState }
   | { type: 'action-failed'; step: string; key: string; error: string }
   | { type: 'verify-passed'; step: string; attempt: number; result: ProbeResult }

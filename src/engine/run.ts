@@ -90,9 +90,14 @@ export interface Plan {
   changes: boolean;
 }
 
+/**
+ * A change to a target. `from` is the state the change was planned (and approved) against: the
+ * adapter refuses to apply it if the target has moved since, rather than silently undoing someone
+ * else's change. `maxReplicas` is only sent when it changes.
+ */
 export type TargetOperation =
-  | { type: 'set-replicas'; replicas: number }
-  | { type: 'set-hpa-bounds'; hpa: string; minReplicas: number; maxReplicas: number };
+  | { type: 'set-replicas'; replicas: number; from?: number }
+  | { type: 'set-hpa-bounds'; hpa: string; minReplicas: number; maxReplicas?: number; from?: { minReplicas: number; maxReplicas: number } };
 
 export interface TargetState {
   replicas: number;
@@ -154,7 +159,8 @@ export interface Run {
   card?: { channel: string; ts: string };
   executedAt?: number;
   finishedAt?: number;
-  /** Replicas and bounds after the change, as read back by the action. */
+  /** Replicas and bounds before and after the change, as read back by the action itself. */
+  before?: TargetState;
   after?: TargetState;
   /** Why the run stopped (failure text), for the card and the announcement. */
   failure?: string;

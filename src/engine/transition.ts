@@ -114,6 +114,8 @@ function apply(run: Run, event: RunEvent, now: number): Result {
       return onReject(run, event.actor, event.reason, now);
     case 'cancel':
       return onCancel(run, event.actor, now);
+    case 'close':
+      return onClose(run, event.actor, now);
     case 'action-done':
     case 'action-failed':
       return onAction(run, event, now);
@@ -173,6 +175,12 @@ function onPlan(run: Run, event: Extract<RunEvent, { type: 'plan-ready' | 'plan-
       { type: 'note', text: `Nothing to do: ${plain(run.service.targetLabel)} is already at ${plan.before.replicas} replicas${plan.before.hpa ? ` with HPA bounds ${plan.before.hpa.minReplicas}..${plan.before.hpa.maxReplicas}` : ''}.` },
       ...release(ended),
     );
+  }
+  const lowers = plan.expect.replicas < (plan.before.hpa?.minReplicas ?? plan.before.replicas);
+  if (run.runbook.direction === 'up' && lowers) {
+    const reason = `this would lower ${plain(run.service.targetLabel)} from ${formatState(plan.before)} to ${plan.expect.replicas}, and the ${run.runbook.name} runbook only raises capacity. Scale-downs go through a scale-down runbook, with its guard checks and gradual steps`;
+    const ended: Run = { ...run, plan, planError: undefined, status: 'cancelled', finishedAt: now, ended: { at: now, reason } };
+    return same(ended, { type: 'note', text: `:no_entry: Refused: ${reason}. Nothing was executed.` }, ...release(ended));
   }
   const changed = run.plan !== undefined && (run.plan.summary !== plan.summary || run.plan.calls.join() !== plan.calls.join());
   const next: Run = { ...run, plan, planError: undefined };
@@ -283,17 +291,17 @@ function onTicks(run: Run, event: Extract<RunEvent, { type: 'ticks' }>, now: num
   if (run.status !== 'checking' && run.status !== 'awaiting') {
     return reply(run, user, `The checklist is closed: run ${run.id} is ${describeStatus(run)}.`);
   }
+  if (now >= run.approvalExpiresAt) return expire(run, now);
   const steps = { ...run.steps };
   const notes: string[] = [];
   const refused: string[] = [];
-  for (const id of event.steps) {
+  for (const { step: id, ticked } of event.changes) {
     const step = findStep(run.runbook, id);
     const state = steps[id];
     if (!step || step.kind !== 'manual' || !state) continue;
-    const ticked = event.ticked.includes(id);
     if (ticked === (state.status === 'done')) continue;
     if (step.who && !event.allowed.includes(id)) {
-      refused.push(`"${step.title}" can only be ticked by ${list(step.who.map(mentionAny))}`);
+      refused.push(`"${plain(step.title)}" can only be ticked by ${list(step.who.map(mentionAny))}`);
       continue;
     }
     steps[id] = ticked ? { ...state, status: 'done', by: user, at: now } : { ...state, status: 'pending', by: undefined, at: undefined };
@@ -324,6 +332,10 @@ function onApprove(run: Run, actor: Actor, evidenceRev: number, now: number): Re
   if (!isActive(run)) return finished(run, actor.user);
   if (run.status === 'checking') return reply(run, actor.user, 'The pre-scale checks are still running; approve once their evidence is on the card.');
   if (run.status !== 'awaiting') return reply(run, actor.user, `Run ${run.id} is ${describeStatus(run)}; approvals are closed.`);
+  if (now >= run.approvalExpiresAt) {
+    const expired = expire(run, now);
+    return same(expired.run, ...expired.effects, { type: 'reply', user: actor.user, text: `Too late: run ${run.id}'s approval window had closed, so it expired and nothing was executed.` });
+  }
   if (evidenceRev !== run.evidenceRev) {
     return reply(run, actor.user, 'The checks or the plan changed since this card was shown to you. Read the updated card, then approve again.');
   }
@@ -367,12 +379,7 @@ function onCancel(run: Run, actor: Actor, now: number): Result {
     return reply(run, actor.user, `Only the requester (${mention(run.request.requester)}) or an approver can cancel run ${run.id}.`);
   }
   if (run.status === 'verify-failed') {
-    const ended: Run = { ...run, status: 'failed', finishedAt: now, ended: { by: actor.user, at: now, reason: 'closed without rollback' } };
-    return same(
-      ended,
-      { type: 'note', text: `${mention(actor.user)} closed the run without rolling back; ${plain(run.service.targetLabel)} is left as it is.` },
-      ...release(ended),
-    );
+    return reply(run, actor.user, `Run ${run.id} has already executed and its verification failed: use *Roll back* or *Close without rollback* on the card.`);
   }
   if (run.status !== 'checking' && run.status !== 'awaiting') {
     return reply(run, actor.user, `Run ${run.id} is ${describeStatus(run)}: execution has begun, so it cannot be cancelled. Wait for verification; a failed one offers Roll back.`);
@@ -386,15 +393,48 @@ function onCancel(run: Run, actor: Actor, now: number): Result {
   );
 }
 
+function onClose(run: Run, actor: Actor, now: number): Result {
+  if (!isActive(run)) return finished(run, actor.user);
+  if (run.status !== 'verify-failed') return reply(run, actor.user, `Run ${run.id} is ${describeStatus(run)}; only a run whose verification failed can be closed without rollback.`);
+  if (actor.user !== run.request.requester && !actor.approver) {
+    return reply(run, actor.user, `Only the requester (${mention(run.request.requester)}) or an approver can close run ${run.id}.`);
+  }
+  const ended: Run = { ...run, status: 'failed', finishedAt: now, ended: { by: actor.user, at: now, reason: 'closed without rollback' } };
+  return same(
+    ended,
+    { type: 'note', text: `${mention(actor.user)} closed the run without rolling back; ${plain(run.service.targetLabel)} is left as it is.` },
+    ...release(ended),
+  );
+}
+
 function onExpiry(run: Run, now: number): Result {
   if (run.status !== 'checking' && run.status !== 'awaiting') return same(run);
   if (now < run.approvalExpiresAt) return same(run, { type: 'schedule', at: run.approvalExpiresAt, name: 'approval-expiry' });
-  const ended: Run = { ...run, status: 'expired', finishedAt: now, ended: { at: now, reason: 'approval window expired' } };
+  return expire(run, now);
+}
+
+/** What was still missing when the window closed, in words. */
+function missingAtExpiry(run: Run): string {
+  if (run.status === 'checking') return 'the pre-scale checks had not finished';
+  const missing: string[] = [];
+  const blockers = blockingProblems(run);
+  if (blockers.length) missing.push(`it was blocked (${blockers.map(plain).join('; ')})`);
+  const open = openManualSteps(run).length;
+  if (open) missing.push(`${open} checklist item${open > 1 ? 's were' : ' was'} not ticked`);
+  const approvals = requiredApprovals(run) - run.approvals.length;
+  if (approvals > 0) missing.push(`${approvals} approval${approvals > 1 ? 's were' : ' was'} missing`);
+  return missing.join(' and ') || 'it had not started';
+}
+
+/** The approval window has closed: end the run, executing nothing. */
+function expire(run: Run, now: number): Result {
   const window = formatDuration(approvalStep(run.runbook).expires);
+  const why = missingAtExpiry(run);
+  const ended: Run = { ...run, status: 'expired', finishedAt: now, ended: { at: now, reason: `not ready within ${window}: ${why}` } };
   return same(
     ended,
-    { type: 'note', text: `:hourglass: Expired: not approved within ${window}. Nothing was executed; request again if it is still needed.` },
-    { type: 'announce', text: `:hourglass: ${summaryLine(ended)} expired without approval after ${window}. Nothing was executed.` },
+    { type: 'note', text: `:hourglass: Expired after ${window}: ${why}. Nothing was executed; request again if it is still needed.` },
+    { type: 'announce', text: `:hourglass: ${summaryLine(ended)} expired after ${window} (${why}). Nothing was executed.` },
     ...release(ended),
   );
 }
@@ -405,6 +445,10 @@ function onExpiry(run: Run, now: number): Result {
 /** Starts execution when nothing stands in the way; otherwise leaves the run waiting. */
 function proceed(run: Run, effects: RunEffect[], now: number): Result {
   if (run.status !== 'awaiting') return same(run, ...effects);
+  if (now >= run.approvalExpiresAt) {
+    const expired = expire(run, now);
+    return same(expired.run, ...effects, ...expired.effects);
+  }
   if (blockingProblems(run).length || !run.plan || openManualSteps(run).length) return same(run, ...effects);
   if (run.approvals.length < requiredApprovals(run)) return same(run, ...effects);
   const plan = run.plan;
@@ -448,7 +492,7 @@ function onAction(run: Run, event: Extract<RunEvent, { type: 'action-done' | 'ac
   }
   const steps = { ...run.steps, [event.step]: { ...state, status: 'done' as const, at: now } };
   const changed = `${formatState(event.before)} → ${formatState(event.after)}`;
-  const next: Run = { ...run, steps, after: event.after };
+  const next: Run = { ...run, steps, after: event.after, before: rollback ? run.before : (run.before ?? event.before) };
   const note: RunEffect = { type: 'note', text: `:white_check_mark: ${rollback ? 'Rolled back' : 'Executed'}: ${changed} _(idempotency key ${event.key})_` };
   if (rollback) {
     return startVerify({ ...next, status: 'rolling-back' }, [{ id: ROLLBACK_VERIFY_STEP, timeout: rollbackTimeout(run) }], run.plan!.undoExpect, [note], now);
@@ -483,6 +527,8 @@ function startVerify(run: Run, verifySteps: { id: string; timeout: number }[], e
 function onVerify(run: Run, event: Extract<RunEvent, { type: 'verify-passed' | 'verify-failed' }>, now: number): Result {
   const state = run.steps[event.step];
   if (!state || state.status !== 'running' || state.attempt !== event.attempt) return same(run);
+  // A late answer must not rewrite a run that has moved on (failed, rolling back, finished).
+  if (run.status !== (event.step === ROLLBACK_VERIFY_STEP ? 'rolling-back' : 'verifying')) return same(run);
   const passed = event.type === 'verify-passed';
   const steps = { ...run.steps, [event.step]: { ...state, status: passed ? ('passed' as const) : ('failed' as const), result: event.result, at: now } };
   const next: Run = { ...run, steps };
@@ -493,7 +539,7 @@ function onVerify(run: Run, event: Extract<RunEvent, { type: 'verify-passed' | '
       return same(
         ended,
         { type: 'note', text: `:leftwards_arrow_with_hook: Rollback verified: ${evidence}` },
-        { type: 'announce', text: `:leftwards_arrow_with_hook: ${summaryLine(ended)} was rolled back to ${formatState(run.plan!.before)} after a failed verification.` },
+        { type: 'announce', text: `:leftwards_arrow_with_hook: ${summaryLine(ended)} was rolled back after a failed verification: ${rollbackWords(run)}.` },
         ...release(ended),
       );
     }
@@ -506,6 +552,10 @@ function onVerify(run: Run, event: Extract<RunEvent, { type: 'verify-passed' | '
     );
   }
   if (!passed) {
+    // The first failure decides; other verifications still running no longer count.
+    for (const other of run.runbook.phases.verify) {
+      if (other.id !== event.step && steps[other.id]?.status === 'running') steps[other.id] = { ...steps[other.id]!, status: 'skipped', at: now };
+    }
     const step = findStep(run.runbook, event.step);
     const offerRollback = step?.kind === 'verify' && step['on-failure'] === 'offer-rollback';
     const failure = `verification failed: ${event.result.summary}`;
@@ -540,7 +590,7 @@ function succeed(run: Run, effects: RunEffect[], now: number): Result {
     ...effects,
     {
       type: 'announce',
-      text: `:white_check_mark: ${plain(run.service.name)} scaled ${formatState(run.plan!.before)} → ${formatState(run.after ?? run.plan!.before)} and verified in ${took}. Requested by ${mention(run.request.requester)}${run.request.reason ? ` (${plain(run.request.reason)})` : ''}, approved by ${list(approvers)}.`,
+      text: `:white_check_mark: ${plain(run.service.name)} scaled ${formatState(run.before ?? run.plan!.before)} → ${formatState(run.after ?? run.plan!.before)} and verified in ${took}. Requested by ${mention(run.request.requester)}${run.request.reason ? ` (${plain(run.request.reason)})` : ''}, approved by ${list(approvers)}.`,
     },
     ...release(ended),
   );
@@ -561,7 +611,7 @@ function onApproveRollback(run: Run, actor: Actor, now: number): Result {
   return same(
     { ...run, rollbackApprovals, steps, status: 'rolling-back' },
     note,
-    { type: 'note', text: `:gear: Rolling back to ${formatState(plan.before)}` },
+    { type: 'note', text: `:gear: Rolling back: ${rollbackWords(run)}` },
     { type: 'execute', step: ROLLBACK_STEP, key, operation: plan.undo },
   );
 }
@@ -574,6 +624,12 @@ function release(run: Run): RunEffect[] {
 
 export function findStep(runbook: Runbook, id: string): Step | undefined {
   return stepsOf(runbook).find((s) => s.id === id);
+}
+
+/** What a rollback restores: replicas, or an HPA's bounds (the HPA then decides the replicas). */
+export function rollbackWords(run: Run): string {
+  const before = run.plan!.before;
+  return before.hpa ? `HPA ${plain(before.hpa.name)} bounds restored to ${before.hpa.minReplicas}..${before.hpa.maxReplicas}` : `back to ${before.replicas} replicas`;
 }
 
 export function formatState(state: { replicas: number; hpa?: { minReplicas: number; maxReplicas: number } }): string {

@@ -2,6 +2,7 @@
 import type { ChatPort } from '../ports/chat.port.ts';
 
 const TTL_MS = 5 * 60_000;
+const STALE_GRACE_MS = 2 * TTL_MS;
 
 export class ApproverPolicy {
   private readonly groups = new Map<string, { members: Set<string>; at: number }>();
@@ -36,8 +37,10 @@ export class ApproverPolicy {
       this.groups.set(groupId, { members, at: this.now() });
       return members;
     } catch {
-      // An unreachable directory must not grant approval; a stale answer is better than none.
-      return cached?.members ?? new Set();
+      // A brief directory outage may use a recent answer; beyond that, nobody from the group may
+      // approve (a removed member must not keep approving while lookups fail).
+      if (cached && this.now() - cached.at < STALE_GRACE_MS) return cached.members;
+      return new Set();
     }
   }
 }

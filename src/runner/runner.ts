@@ -202,9 +202,9 @@ export class Runner {
     const loop = async () => {
       do {
         state.dirty = false;
-        const run = await this.deps.store.get(runId);
-        if (!run?.card) break;
         try {
+          const run = await this.deps.store.get(runId);
+          if (!run?.card) break;
           await this.deps.chat.updateCard(run.card, cardView(run));
         } catch (error) {
           this.deps.log.warn({ runId, err: describeError(error) }, 'card update failed');

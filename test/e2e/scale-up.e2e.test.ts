@@ -20,7 +20,7 @@ const service = (name: string, extra = '') => `
     runbooks: { up: scale-up-fast }${extra}`;
 
 const CATALOG = `channel: C0INFRA
-services:${['api-gateway', 'payments', 'search', 'reports', 'busy', 'dry', 'cancelme', 'clicks', 'evil', 'throttled', 'forbidden', 'conflict', 'ghost', 'worker'].map((n) => service(n)).join('')}${service('batch').replace('scale-up-fast', 'scale-up-expiring')}
+services:${['api-gateway', 'payments', 'search', 'reports', 'busy', 'dry', 'cancelme', 'clicks', 'evil', 'throttled', 'forbidden', 'conflict', 'ghost', 'moved', 'ticks', 'worker', 'worker2'].map((n) => service(n)).join('')}${service('batch').replace('scale-up-fast', 'scale-up-expiring')}
 `;
 
 let kube: KubeApiServer;
@@ -31,11 +31,13 @@ let driver: SlackDriver;
 beforeAll(async () => {
   [kube, slack] = await Promise.all([startKubeApiServer({ tickMs: 30 }), startSlackApiServer()]);
   for (const n of [1, 2, 3]) kube.addNode({ name: `node-${n}`, cpu: '16', memory: '64Gi', pods: 110 });
-  for (const name of ['api-gateway', 'payments', 'search', 'reports', 'busy', 'dry', 'cancelme', 'clicks', 'evil', 'throttled', 'forbidden', 'conflict', 'batch']) {
+  for (const name of ['api-gateway', 'payments', 'search', 'reports', 'busy', 'dry', 'cancelme', 'clicks', 'evil', 'throttled', 'forbidden', 'conflict', 'moved', 'ticks', 'batch']) {
     kube.addDeployment({ namespace: 'prod', name, replicas: 5, cpuRequest: '250m', memoryRequest: '256Mi' });
   }
   kube.addDeployment({ namespace: 'prod', name: 'worker', replicas: 3, cpuRequest: '250m', memoryRequest: '256Mi' });
   kube.addHpa({ namespace: 'prod', name: 'worker', target: 'worker', minReplicas: 3, maxReplicas: 10 });
+  kube.addDeployment({ namespace: 'prod', name: 'worker2', replicas: 3, cpuRequest: '250m', memoryRequest: '256Mi' });
+  kube.addHpa({ namespace: 'prod', name: 'worker2', target: 'worker2', minReplicas: 3, maxReplicas: 20 });
   slack.userGroups.set('S0SRE', ['U0CAROL']);
   bot = await startBot({ catalog: CATALOG, workflows: { 'scale-up-fast': fast, 'scale-up-expiring': expiring }, kubeconfig: kube.kubeconfigPath, slackApiUrl: slack.apiUrl });
   driver = new SlackDriver(bot.url, SIGNING_SECRET, slack);
@@ -67,6 +69,9 @@ async function cardShows(runId: string, text: string, timeoutMs = 10_000): Promi
 }
 
 const patches = (path: RegExp) => kube.requests.filter((r) => r.method !== 'GET' && path.test(r.path));
+/** Waits for a threaded reply under the card (thread posts may land after the card update). */
+const threadShows = (ts: string, text: string) =>
+  waitFor(() => slack.thread('C0INFRA', ts).find((m) => m.text?.includes(text)), 10_000, `the thread to show "${text}"`);
 const ephemeralFor = (user: string, text: string) => waitFor(() => slack.ephemerals.find((e) => e.user === user && e.text.includes(text)), 10_000, `ephemeral to ${user}: ${text}`);
 
 /** Opens a run and waits for its checks to settle. */
@@ -96,7 +101,7 @@ describe('/scale <service> <replicas>: the happy path', () => {
       expect(text).toContain(shown);
     }
     // The evidence, on the card and in the thread.
-    const evidence = slack.thread('C0INFRA', c.ts).map((m) => m.text).join('\n');
+    const evidence = (await threadShows(c.ts, '*Pre-scale checks*')).text ?? '';
     expect(evidence).toContain('5/5 ready');
     expect(evidence).toContain('10 is within the limits 3..50');
     expect(evidence).toContain('no HPA targets this Deployment');
@@ -165,7 +170,7 @@ describe('refusals and endings', () => {
   it('approvals expire: the card says so and nothing executes', async () => {
     const { runId } = await open('batch 7');
     const stale = structuredClone(card(runId));
-    await cardShows(runId, 'Finished: approvals expired', 10_000);
+    await cardShows(runId, 'Expired: not ready within 2s', 10_000);
     await driver.press(stale, 'approve', 'U0BOB');
     await ephemeralFor('U0BOB', `Run ${runId} is finished: approvals expired; nothing was changed by this click.`);
     expect(patches(/\/deployments\/batch/)).toHaveLength(0);
@@ -191,8 +196,7 @@ describe('refusals and endings', () => {
     await tickAll(runId);
     await driver.press(card(runId), 'approve', 'U0BOB');
     const c = await cardShows(runId, 'Finished: dry run');
-    const thread = slack.thread('C0INFRA', c.ts).map((m) => m.text).join('\n');
-    expect(thread).toContain('`PATCH /apis/apps/v1/namespaces/prod/deployments/dry/scale (merge patch) {"spec":{"replicas":11}}`');
+    await threadShows(c.ts, '`PATCH /apis/apps/v1/namespaces/prod/deployments/dry/scale (merge patch) {"spec":{"replicas":11}}`');
     expect(patches(/\/deployments\/dry/)).toHaveLength(0);
   }, 30_000);
 
@@ -217,8 +221,46 @@ describe('HPA-managed Deployment', () => {
     expect(hpaPatches).toHaveLength(1);
     expect(hpaPatches[0]!.body).toEqual({ spec: { minReplicas: 12, maxReplicas: 12 } });
     expect(patches(/\/deployments\/worker\/scale$/)).toHaveLength(0);
-    const thread = slack.thread('C0INFRA', c.ts).map((m) => m.text).join('\n');
-    expect(thread).toContain('3 replicas (HPA 3..10) →');
+    await threadShows(c.ts, '3 replicas (HPA 3..10) →');
+  }, 30_000);
+});
+
+describe('the plan that was approved is the change that is made', () => {
+  it('an HPA whose max already allows the request is sent only the new minReplicas, exactly as shown', async () => {
+    const { runId } = await open('worker2 8');
+    expect(cardText(card(runId))).toContain('{\\"spec\\":{\\"minReplicas\\":8}}');
+    await tickAll(runId);
+    await driver.press(card(runId), 'approve', 'U0BOB');
+    await cardShows(runId, 'Verified in', 15_000);
+    expect(patches(/horizontalpodautoscalers\/worker2$/).map((p) => p.body)).toEqual([{ spec: { minReplicas: 8 } }]);
+  }, 30_000);
+
+  it('a target changed by someone else after the checks is not overwritten', async () => {
+    const { runId } = await open('moved 8');
+    await tickAll(runId);
+    // Someone runs kubectl scale --replicas=9 while the run waits for approval.
+    const kc = await fetch(`${kube.url}/apis/apps/v1/namespaces/prod/deployments/moved/scale`, {
+      method: 'PATCH',
+      headers: { authorization: 'Bearer kubectl', 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ spec: { replicas: 9 } }),
+    });
+    expect(kc.status).toBe(200);
+    await driver.press(card(runId), 'approve', 'U0BOB');
+    await cardShows(runId, 'changed since the plan was made: it has 9 replicas, the plan expected 5');
+    expect(patches(/\/deployments\/moved\/scale$/)).toHaveLength(1);
+    expect(kube.getDeployment('prod', 'moved')!.spec?.replicas).toBe(9);
+  }, 30_000);
+
+  it('a tick from a card that was stale in someone else\'s client does not undo another person\'s tick', async () => {
+    const { runId } = await open('ticks 6');
+    const stale = structuredClone(card(runId));
+    await driver.tick(card(runId), ['team-notified'], 'U0DAVE');
+    await waitFor(() => cardText(card(runId)).includes('ticked by <@U0DAVE>'));
+    await driver.tick(stale, ['backup-operator'], 'U0CAROL');
+    const c = await cardShows(runId, 'Waiting for 1 approval');
+    expect(cardText(c)).toContain('ticked by <@U0CAROL>');
+    expect(cardText(c)).toContain('ticked by <@U0DAVE>');
+    await driver.press(c, 'cancel', 'U0ALICE');
   }, 30_000);
 });
 
@@ -241,7 +283,7 @@ describe('a stuck rollout', () => {
     }
     const scalePatches = patches(/\/deployments\/reports\/scale$/);
     expect(scalePatches.map((p) => p.body)).toEqual([{ spec: { replicas: 40 } }, { spec: { replicas: 5 } }]);
-    await waitFor(() => slack.channelMessages('C0INFRA').find((m) => m.text?.includes('was rolled back to 5 replicas')));
+    await waitFor(() => slack.channelMessages('C0INFRA').find((m) => m.text?.includes('was rolled back after a failed verification: back to 5 replicas')));
   }, 60_000);
 });
 

@@ -33,8 +33,8 @@ export function plan(overrides: Partial<Plan> = {}): Plan {
   return {
     summary: 'Set Deployment prod/api-gateway replicas 5 → 10',
     calls: ['PATCH /apis/apps/v1/namespaces/prod/deployments/api-gateway/scale (merge patch) {"spec":{"replicas":10}}'],
-    operation: { type: 'set-replicas', replicas: 10 },
-    undo: { type: 'set-replicas', replicas: 5 },
+    operation: { type: 'set-replicas', replicas: 10, from: 5 },
+    undo: { type: 'set-replicas', replicas: 5, from: 10 },
     before: { replicas: 5, readyReplicas: 5 },
     expect: { replicas: 10, atLeast: false },
     undoExpect: { replicas: 5, atLeast: false },
@@ -89,7 +89,7 @@ export class Sim {
 
   tickAll(user = 'U0ALICE'): RunEffect[] {
     const manual = this.run.runbook.phases['pre-scale'].filter((s) => s.kind === 'manual').map((s) => s.id);
-    return this.send({ type: 'ticks', actor: { user, approver: false }, steps: manual, ticked: manual, allowed: [] });
+    return this.send({ type: 'ticks', actor: { user, approver: false }, changes: manual.map((step) => ({ step, ticked: true })), allowed: [] });
   }
 
   approve(user = 'U0BOB', approver = true): RunEffect[] {

@@ -121,7 +121,7 @@ describe('approval', () => {
     sim.tickAll('U0DAVE');
     expect(sim.run.steps['team-notified']).toMatchObject({ status: 'done', by: 'U0DAVE', at: T0 });
     expect(sim.run.status).toBe('executing');
-    expect(sim.of('execute')).toEqual([{ type: 'execute', step: 'scale', key: 'run-test0001/scale', operation: { type: 'set-replicas', replicas: 10 } }]);
+    expect(sim.of('execute')).toEqual([{ type: 'execute', step: 'scale', key: 'run-test0001/scale', operation: { type: 'set-replicas', replicas: 10, from: 5 } }]);
   });
 
   it('resets approvals when a re-run changes the evidence', () => {
@@ -154,7 +154,7 @@ describe('approval', () => {
     expect(sim.of('schedule', early)).toHaveLength(1);
     const effects = sim.send({ type: 'timer', name: 'approval-expiry' }, 20 * MIN);
     expect(sim.run.status).toBe('expired');
-    expect(sim.of('announce', effects)[0]!.text).toContain('expired without approval after 30m');
+    expect(sim.of('announce', effects)[0]!.text).toContain('expired after 30m (1 approval was missing). Nothing was executed.');
     expect(sim.of('release-target', effects)).toHaveLength(1);
     sim.approve();
     expect(sim.of('execute')).toHaveLength(0);
@@ -227,16 +227,18 @@ describe('execute and verify', () => {
     expect(sim.of('note', failed)[0]!.text).toContain('Insufficient cpu');
     const own = sim.send({ type: 'approve-rollback', actor: { user: 'U0ALICE', approver: true } });
     expect(sim.of('reply', own)[0]!.text).toContain('cannot approve the rollback');
+    const cancel = sim.send({ type: 'cancel', actor: { user: 'U0ALICE', approver: false } });
+    expect(sim.of('reply', cancel)[0]!.text).toContain('use *Roll back* or *Close without rollback*');
     sim.send({ type: 'approve-rollback', actor: { user: 'U0CAROL', approver: true } });
     sim.send({ type: 'approve-rollback', actor: { user: 'U0CAROL', approver: true } });
     const executes = sim.of('execute');
     expect(executes).toHaveLength(2);
-    expect(executes[1]).toEqual({ type: 'execute', step: ROLLBACK_STEP, key: 'run-test0001/rollback', operation: { type: 'set-replicas', replicas: 5 } });
+    expect(executes[1]).toEqual({ type: 'execute', step: ROLLBACK_STEP, key: 'run-test0001/rollback', operation: { type: 'set-replicas', replicas: 5, from: 10 } });
     sim.send({ type: 'action-done', step: ROLLBACK_STEP, key: 'run-test0001/rollback', before: { replicas: 10, readyReplicas: 7 }, after: { replicas: 5, readyReplicas: 7 } });
     expect(sim.of('verify').at(-1)).toMatchObject({ step: ROLLBACK_VERIFY_STEP, expect: { replicas: 5, atLeast: false } });
     const done = sim.send({ type: 'verify-passed', step: ROLLBACK_VERIFY_STEP, attempt: 1, result: passing('5/5 ready') });
     expect(sim.run.status).toBe('rolled-back');
-    expect(sim.of('announce', done)[0]!.text).toContain('was rolled back to 5 replicas');
+    expect(sim.of('announce', done)[0]!.text).toContain('was rolled back after a failed verification: back to 5 replicas');
   });
 
   it('dry run: everything but execution, saying which call it would make', () => {
@@ -253,9 +255,9 @@ describe('the checklist', () => {
   it('records who ticked and when; unticking reopens it', () => {
     const sim = Sim.start();
     sim.answerChecks();
-    sim.send({ type: 'ticks', actor: { user: 'U0DAVE', approver: false }, steps: ['team-notified', 'backup-operator'], ticked: ['team-notified'], allowed: [] }, 5000);
+    sim.send({ type: 'ticks', actor: { user: 'U0DAVE', approver: false }, changes: [{ step: 'team-notified', ticked: true }], allowed: [] }, 5000);
     expect(sim.run.steps['team-notified']).toMatchObject({ status: 'done', by: 'U0DAVE', at: T0 + 5000 });
-    sim.send({ type: 'ticks', actor: { user: 'U0DAVE', approver: false }, steps: ['team-notified', 'backup-operator'], ticked: [], allowed: [] });
+    sim.send({ type: 'ticks', actor: { user: 'U0DAVE', approver: false }, changes: [{ step: 'team-notified', ticked: false }], allowed: [] });
     expect(sim.run.steps['team-notified']!.status).toBe('pending');
   });
 
@@ -263,7 +265,88 @@ describe('the checklist', () => {
     const sim = Sim.start();
     sim.answerChecks();
     const before = sim.run;
-    sim.send({ type: 'ticks', actor: { user: 'U0DAVE', approver: false }, steps: ['node-capacity', 'nope'], ticked: ['node-capacity', 'nope'], allowed: [] });
+    sim.send({ type: 'ticks', actor: { user: 'U0DAVE', approver: false }, changes: [{ step: 'node-capacity', ticked: true }, { step: 'nope', ticked: true }], allowed: [] });
     expect(sim.run).toBe(before);
+  });
+});
+
+describe('safety edges found in review', () => {
+  it('an approval after the window closed expires the run even if the timer never fired', () => {
+    const sim = readyToExecute();
+    const effects = sim.approve('U0BOB');
+    expect(sim.run.status).toBe('executing');
+    const late = readyToExecute();
+    late.now += 45 * MIN;
+    const lateEffects = late.approve('U0BOB');
+    expect(late.run.status).toBe('expired');
+    expect(late.of('execute')).toHaveLength(0);
+    expect(late.of('reply', lateEffects)[0]!.text).toContain('Too late');
+    expect(sim.of('execute', effects)).toHaveLength(1);
+  });
+
+  it('the last tick after the window closed executes nothing', () => {
+    const sim = Sim.start();
+    sim.answerChecks();
+    sim.approve('U0BOB');
+    sim.now += 31 * MIN;
+    sim.tickAll();
+    expect(sim.run.status).toBe('expired');
+    expect(sim.of('execute')).toHaveLength(0);
+  });
+
+  it('the scale-up runbook refuses a request that would lower capacity', () => {
+    const sim = Sim.start();
+    const effects = sim.send({ type: 'plan-ready', attempt: 1, plan: plan({ before: { replicas: 20, readyReplicas: 20 } }) });
+    expect(sim.run.status).toBe('cancelled');
+    expect(sim.of('note', effects)[0]!.text).toContain('would lower Deployment prod/api-gateway from 20 replicas to 10');
+    expect(sim.of('release-target', effects)).toHaveLength(1);
+  });
+
+  it('the scale-up runbook refuses lowering an HPA floor', () => {
+    const sim = Sim.start();
+    sim.send({ type: 'plan-ready', attempt: 1, plan: plan({ before: { replicas: 12, readyReplicas: 12, hpa: { name: 'api-gateway', minReplicas: 12, maxReplicas: 50 } } }) });
+    expect(sim.run.status).toBe('cancelled');
+  });
+
+  it('a late verification answer does not rewrite a run that has moved on', () => {
+    const sim = readyToExecute();
+    sim.approve();
+    sim.send({ type: 'action-done', step: 'scale', key: 'run-test0001/scale', before: { replicas: 5, readyReplicas: 5 }, after: { replicas: 10, readyReplicas: 5 } });
+    sim.send({ type: 'verify-failed', step: 'rollout', attempt: 1, result: { ok: false, summary: 'stuck', source: 't', at: T0 } });
+    sim.send({ type: 'approve-rollback', actor: { user: 'U0CAROL', approver: true } });
+    expect(sim.run.status).toBe('rolling-back');
+    const late = sim.send({ type: 'verify-passed', step: 'rollout', attempt: 1, result: passing() });
+    expect(late).toEqual([]);
+    expect(sim.run.status).toBe('rolling-back');
+  });
+
+  it('close keeps the target as it is, and only after a failed verification', () => {
+    const sim = readyToExecute();
+    const early = sim.send({ type: 'close', actor: { user: 'U0ALICE', approver: false } });
+    expect(sim.of('reply', early)[0]!.text).toContain('only a run whose verification failed can be closed');
+    sim.approve();
+    sim.send({ type: 'action-done', step: 'scale', key: 'run-test0001/scale', before: { replicas: 5, readyReplicas: 5 }, after: { replicas: 10, readyReplicas: 5 } });
+    sim.send({ type: 'verify-failed', step: 'rollout', attempt: 1, result: { ok: false, summary: 'stuck', source: 't', at: T0 } });
+    const closed = sim.send({ type: 'close', actor: { user: 'U0ALICE', approver: false } });
+    expect(sim.run.status).toBe('failed');
+    expect(sim.of('release-target', closed)).toHaveLength(1);
+    expect(sim.of('execute')).toHaveLength(1);
+  });
+
+  it('the announcement uses the before-state the action read, not the plan', () => {
+    const sim = readyToExecute();
+    sim.approve();
+    sim.send({ type: 'action-done', step: 'scale', key: 'run-test0001/scale', before: { replicas: 6, readyReplicas: 6 }, after: { replicas: 10, readyReplicas: 6 } });
+    const effects = sim.send({ type: 'verify-passed', step: 'rollout', attempt: 1, result: passing() });
+    expect(sim.of('announce', effects)[0]!.text).toContain('scaled 6 replicas → 10 replicas');
+  });
+
+  it('an expiry note says what was missing', () => {
+    const sim = Sim.start();
+    sim.answerChecks();
+    sim.approve('U0BOB');
+    const effects = sim.send({ type: 'timer', name: 'approval-expiry' }, 30 * MIN);
+    expect(sim.of('note', effects)[0]!.text).toContain('2 checklist items were not ticked');
+    expect(sim.of('note', effects)[0]!.text).not.toContain('approval was missing');
   });
 });

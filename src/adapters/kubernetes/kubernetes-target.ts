@@ -21,6 +21,12 @@ export interface KubernetesTargetConfig {
 type Hpa = k8s.V2HorizontalPodAutoscaler;
 
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+/** One API call may take this long before it counts as failed (and is retried). */
+const CALL_TIMEOUT_MS = 15_000;
+/** After the deadline, the diagnosis (what is stuck) may take this long. */
+const DIAGNOSE_TIMEOUT_MS = 5_000;
+/** While the rollout looks done but pods were still Pending, or the pod list failed, look again this often. */
+const RECHECK_MS = 1_000;
 
 export class KubernetesTarget implements ScaleTarget {
   private readonly apps: k8s.AppsV1Api;
@@ -64,7 +70,7 @@ export class KubernetesTarget implements ScaleTarget {
   }
 
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return withRetries(fn).catch((error) => {
+    return withRetries(() => withTimeout(fn(), CALL_TIMEOUT_MS, `no answer within ${CALL_TIMEOUT_MS / 1000}s`)).catch((error) => {
       throw new Error(describeKubeError(what, error));
     });
   }
@@ -78,8 +84,8 @@ export class KubernetesTarget implements ScaleTarget {
       return {
         summary: `Set ${this.label} replicas ${current} → ${replicas}`,
         calls: [`PATCH ${this.scalePath} (merge patch) ${JSON.stringify(body)}`],
-        operation: { type: 'set-replicas', replicas },
-        undo: { type: 'set-replicas', replicas: current },
+        operation: { type: 'set-replicas', replicas, from: current },
+        undo: { type: 'set-replicas', replicas: current, from: replicas },
         before,
         expect: { replicas, atLeast: false },
         undoExpect: { replicas: current, atLeast: false },
@@ -90,13 +96,26 @@ export class KubernetesTarget implements ScaleTarget {
     const min = hpa.spec.minReplicas ?? 1;
     const max = hpa.spec.maxReplicas;
     const newMax = Math.max(max, replicas);
-    const body = { spec: newMax !== max ? { minReplicas: replicas, maxReplicas: newMax } : { minReplicas: replicas } };
+    const operation: TargetOperation = {
+      type: 'set-hpa-bounds',
+      hpa: name,
+      minReplicas: replicas,
+      ...(newMax !== max ? { maxReplicas: newMax } : {}),
+      from: { minReplicas: min, maxReplicas: max },
+    };
+    const undo: TargetOperation = {
+      type: 'set-hpa-bounds',
+      hpa: name,
+      minReplicas: min,
+      ...(newMax !== max ? { maxReplicas: max } : {}),
+      from: { minReplicas: replicas, maxReplicas: newMax },
+    };
     return {
       summary: `Set HPA ${this.config.namespace}/${name} minReplicas ${min} → ${replicas}${newMax !== max ? ` and maxReplicas ${max} → ${newMax}` : ` (maxReplicas stays ${max})`}`,
       note: `HPA ${name} manages this Deployment, so scaling the Deployment alone would be undone by it: its minReplicas is raised instead. The previous bounds ${min}..${max} are recorded for rollback.`,
-      calls: [`PATCH ${this.hpaPath(name)} (merge patch) ${JSON.stringify(body)}`],
-      operation: { type: 'set-hpa-bounds', hpa: name, minReplicas: replicas, maxReplicas: newMax },
-      undo: { type: 'set-hpa-bounds', hpa: name, minReplicas: min, maxReplicas: max },
+      calls: [`PATCH ${this.hpaPath(name)} (merge patch) ${JSON.stringify(hpaPatchBody(operation))}`],
+      operation,
+      undo,
       before: { ...before, hpa: { name, minReplicas: min, maxReplicas: max } },
       expect: { replicas, atLeast: true },
       undoExpect: { replicas: min, atLeast: true },
@@ -108,21 +127,26 @@ export class KubernetesTarget implements ScaleTarget {
     const { namespace, deployment: name } = this.config;
     if (operation.type === 'set-replicas') {
       const scale = await this.call(`read the scale of ${this.label}`, () => this.apps.readNamespacedDeploymentScale({ name, namespace }));
+      const current = scale.spec?.replicas ?? 0;
+      if (operation.from !== undefined && current !== operation.from) {
+        throw new Error(`${this.label} changed since the plan was made: it has ${current} replicas, the plan expected ${operation.from}. Nothing was changed; request again so the checks and approval see the current state`);
+      }
       const patched = await this.call(`patch the scale of ${this.label}`, () =>
         this.apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas: operation.replicas } } }, MERGE_PATCH),
       );
       return {
-        before: { replicas: scale.spec?.replicas ?? 0, readyReplicas: scale.status?.replicas ?? 0 },
+        before: { replicas: current, readyReplicas: scale.status?.replicas ?? 0 },
         after: { replicas: patched.spec?.replicas ?? operation.replicas, readyReplicas: patched.status?.replicas ?? 0 },
       };
     }
     const hpaName = operation.hpa;
     const current = await this.call(`read HPA ${namespace}/${hpaName}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: hpaName, namespace }));
+    const bounds = { minReplicas: current.spec?.minReplicas ?? 1, maxReplicas: current.spec?.maxReplicas ?? 0 };
+    if (operation.from && (bounds.minReplicas !== operation.from.minReplicas || bounds.maxReplicas !== operation.from.maxReplicas)) {
+      throw new Error(`HPA ${namespace}/${hpaName} changed since the plan was made: its bounds are ${bounds.minReplicas}..${bounds.maxReplicas}, the plan expected ${operation.from.minReplicas}..${operation.from.maxReplicas}. Nothing was changed; request again so the checks and approval see the current state`);
+    }
     const patched = await this.call(`patch HPA ${namespace}/${hpaName}`, () =>
-      this.autoscaling.patchNamespacedHorizontalPodAutoscaler(
-        { name: hpaName, namespace, body: { spec: { minReplicas: operation.minReplicas, maxReplicas: operation.maxReplicas } } },
-        MERGE_PATCH,
-      ),
+      this.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name: hpaName, namespace, body: hpaPatchBody(operation) }, MERGE_PATCH),
     );
     const hpaState = (h: Hpa) => ({ name: hpaName, minReplicas: h.spec?.minReplicas ?? 1, maxReplicas: h.spec?.maxReplicas ?? 0 });
     return {
@@ -248,11 +272,13 @@ export class KubernetesTarget implements ScaleTarget {
       let recheck = false;
       let lastResourceVersion: string | undefined;
       let latest: k8s.V1Deployment | undefined;
+      let recheckTimer: NodeJS.Timeout | undefined;
 
       const finish = (passed: boolean, result: ProbeResult) => {
         if (settled) return;
         settled = true;
         cancelDeadline();
+        if (recheckTimer) clearTimeout(recheckTimer);
         watchAbort?.abort();
         signal.removeEventListener('abort', onAbort);
         resolve({ passed, result });
@@ -271,7 +297,12 @@ export class KubernetesTarget implements ScaleTarget {
             const current = latest!;
             if (!rolledOut(current, expect)) continue;
             const pending = await this.pendingPods(current).catch(() => undefined);
-            if (pending && pending.length === 0) {
+            if (!pending || pending.length > 0) {
+              // Pending pods clear (or the API answers again) without a Deployment event: look again.
+              if (!recheckTimer) recheckTimer = setTimeout(() => { recheckTimer = undefined; if (!settled && latest) void evaluate(latest); }, RECHECK_MS);
+              continue;
+            }
+            if (pending.length === 0) {
               const ready = current.status?.readyReplicas ?? 0;
               finish(true, this.result({
                 ok: true,
@@ -290,8 +321,9 @@ export class KubernetesTarget implements ScaleTarget {
       const onTimeout = async () => {
         if (settled) return;
         watchAbort?.abort();
-        const d = await this.readDeployment().catch(() => latest);
-        const pending = await this.pendingPods(d).catch(() => []);
+        // Diagnose with what answers quickly; a silent API server must not hold the run past its deadline.
+        const d = await withTimeout(this.readDeployment(), DIAGNOSE_TIMEOUT_MS, 'timeout').catch(() => latest);
+        const pending = d ? await withTimeout(this.pendingPods(d), DIAGNOSE_TIMEOUT_MS, 'timeout').catch(() => undefined) : undefined;
         const ready = d?.status?.readyReplicas ?? 0;
         const observed = d?.status?.observedGeneration ?? 0;
         const generation = d?.metadata?.generation ?? 0;
@@ -299,8 +331,8 @@ export class KubernetesTarget implements ScaleTarget {
           ok: false,
           value: ready,
           threshold: expect.replicas,
-          summary: `stuck after ${formatDuration(this.clock.now() - startedAt)}: ${ready}/${expect.replicas} ready${observed < generation ? `, generation ${generation} not yet observed` : ''}, ${pending.length} Pending`,
-          details: pending.slice(0, 5).map(pendingLine),
+          summary: `stuck after ${formatDuration(this.clock.now() - startedAt)}: ${d ? `${ready}/${expect.atLeast ? `≥${expect.replicas}` : expect.replicas} ready` : 'the Deployment could not be read'}${observed < generation ? `, generation ${generation} not yet observed` : ''}, ${pending ? `${pending.length} Pending` : 'Pending pods unknown (the pod list did not answer)'}`,
+          details: (pending ?? []).slice(0, 5).map(pendingLine),
         }));
       };
 
@@ -348,6 +380,21 @@ export class KubernetesTarget implements ScaleTarget {
       void resync();
     });
   }
+}
+
+function hpaPatchBody(op: Extract<TargetOperation, { type: 'set-hpa-bounds' }>): { spec: { minReplicas: number; maxReplicas?: number } } {
+  return { spec: { minReplicas: op.minReplicas, ...(op.maxReplicas !== undefined ? { maxReplicas: op.maxReplicas } : {}) } };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(message)), ms);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 function rolledOut(d: k8s.V1Deployment, expect: RolloutExpectation): boolean {

@@ -103,18 +103,17 @@ async function handleAction(args: ActionArgs, makeContext: CommandContextFactory
   if (action.action_id === TICK_ACTION && action.type === 'checkboxes') {
     const boxes = action as CheckboxesAction;
     runId = runIdFromChecklistBlock(boxes.block_id);
-    const shownSteps = ((body.message?.blocks as { block_id?: string; elements?: { options?: { value: string }[] }[] }[] | undefined) ?? [])
-      .find((b) => b.block_id === boxes.block_id)?.elements?.[0]?.options?.map((o) => o.value);
-    const ticked = boxes.selected_options.flatMap((o) => (o.value ? [o.value] : []));
+    // Compare with what this person saw: only their own changes count, so a card that was stale in
+    // their client cannot untick someone else's item.
+    type Shown = { block_id?: string; elements?: { options?: { value: string }[]; initial_options?: { value: string }[] }[] };
+    const element = ((body.message?.blocks as Shown[] | undefined) ?? []).find((b) => b.block_id === boxes.block_id)?.elements?.[0];
+    const shown = element?.options?.map((o) => o.value) ?? [];
+    const before = new Set(element?.initial_options?.map((o) => o.value) ?? []);
+    const after = new Set(boxes.selected_options.flatMap((o) => (o.value ? [o.value] : [])));
+    const changes = shown.filter((id) => before.has(id) !== after.has(id)).map((id) => ({ step: id, ticked: after.has(id) }));
     event = async (run) => {
       const restricted = run.runbook.phases['pre-scale'].flatMap((s) => (s.kind === 'manual' && s.who ? [{ id: s.id, who: s.who }] : []));
-      return {
-        type: 'ticks',
-        actor: await ctx.runner.actor(run, user),
-        steps: shownSteps ?? run.runbook.phases['pre-scale'].filter((s) => s.kind === 'manual').map((s) => s.id),
-        ticked,
-        allowed: await ctx.runner.policy.allowed(restricted, user),
-      };
+      return { type: 'ticks', actor: await ctx.runner.actor(run, user), changes, allowed: await ctx.runner.policy.allowed(restricted, user) };
     };
   } else {
     const value = decodeButtonValue(action.type === 'button' ? (action as ButtonAction).value : undefined);
@@ -133,8 +132,9 @@ async function handleAction(args: ActionArgs, makeContext: CommandContextFactory
         case 'rerun':
           return { type: 'rerun-checks', actor };
         case 'cancel':
-        case 'close':
           return { type: 'cancel', actor };
+        case 'close':
+          return { type: 'close', actor };
         case 'rollback':
           return { type: 'approve-rollback', actor };
       }
@@ -147,7 +147,7 @@ async function handleAction(args: ActionArgs, makeContext: CommandContextFactory
   // The card must be the run's own: a value naming another run (tampered or copied) is refused.
   const cardTs = body.message?.ts;
   const existing = await ctx.store.get(runId);
-  if (existing?.card && cardTs && (existing.card.ts !== cardTs || existing.card.channel !== channel)) {
+  if (existing?.card && (existing.card.ts !== cardTs || existing.card.channel !== channel)) {
     await tell(`That control names run \`${runId}\`, which is not the run of this card. Nothing was done.`);
     return;
   }
