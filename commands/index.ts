@@ -3,6 +3,7 @@
 import { cancel } from './cancel.ts';
 import type { CommandContext, CommandReply } from './command-context.ts';
 import { help } from './help.ts';
+import { history } from './history.ts';
 import type { ScaleCommand } from './parse-scale-command.ts';
 import { scale } from './scale.ts';
 import { status } from './status.ts';
@@ -19,6 +20,8 @@ export async function runCommand(ctx: CommandContext, command: ScaleCommand): Pr
       return status(ctx, command.subject);
     case 'cancel':
       return cancel(ctx, command.runId);
+    case 'history':
+      return history(ctx, command.service);
     case 'scale':
       return scale(ctx, command);
   }

@@ -7,6 +7,7 @@ export type ScaleCommand =
   | { kind: 'open-modal' }
   | { kind: 'status'; subject?: string }
   | { kind: 'cancel'; runId: string }
+  | { kind: 'history'; service: string }
   | { kind: 'scale'; service: string; replicas: number; reason?: string; dryRun: boolean };
 
 export type ParseResult = { ok: true; command: ScaleCommand } | { ok: false; error: string };
@@ -15,6 +16,7 @@ export const USAGE = [
   '`/scale <service> <replicas> [--reason "why"] [--dry-run]` — open a run that scales a service to <replicas>',
   '`/scale status [service|run]` — active runs with their phase and link',
   '`/scale cancel <run>` — cancel a run before execution (requester or an approver)',
+  '`/scale history <service>` — the last runs of a service: who, what, outcome, how long',
   '`/scale help` — this list',
 ].join('\n');
 
@@ -75,7 +77,14 @@ export function parseScaleCommand(rawText: string): ParseResult {
     if (rest.length > 1) return extra(rest.slice(1), '`/scale cancel` takes one run id');
     return { ok: true, command: { kind: 'cancel', runId } };
   }
-  if (word === 'down' || word === 'plan' || word === 'event' || word === 'events' || word === 'history') {
+  if (word === 'history') {
+    const service = rest[0];
+    if (service === undefined) return { ok: false, error: 'Which service? Use `/scale history <service>`, e.g. `/scale history api-gateway`.' };
+    if (!SERVICE.test(service)) return { ok: false, error: `${shown(service)} is not a service name (lower-case letters, digits and dashes).` };
+    if (rest.length > 1) return extra(rest.slice(1), '`/scale history` takes one service');
+    return { ok: true, command: { kind: 'history', service } };
+  }
+  if (word === 'down' || word === 'plan' || word === 'event' || word === 'events') {
     return { ok: false, error: `\`/scale ${word}\` is not available yet in this version.\n${USAGE}` };
   }
   return parseScaleRequest(first!, rest);

@@ -5,7 +5,6 @@ import { dirname, join, resolve } from 'node:path';
 import type { App as BoltApp } from '@slack/bolt';
 import type { Logger } from 'pino';
 import { kubernetesTargets, loadKubeConfig } from './adapters/kubernetes/kubernetes-targets.ts';
-import { MemoryRunStore } from './adapters/memory/memory-run-store.ts';
 import { createSlackApp, registerListeners } from './adapters/slack/bolt-app.ts';
 import { SlackChat } from './adapters/slack/slack-chat.ts';
 import { catalogProblems, loadCatalog, type Catalog } from './config/catalog.ts';
@@ -16,6 +15,7 @@ import type { Env } from './config/env.ts';
 import { systemClock, type Clock } from './ports/clock.port.ts';
 import type { RunStore } from './ports/run-store.port.ts';
 import { Runner } from './runner/runner.ts';
+import { memoryState, newReplicaId, redisState, type State } from './state.ts';
 import type { Runbook } from './workflows/runbook-schema.ts';
 
 export { BUILTIN_WORKFLOWS, PROJECT_ROOT } from './config/paths.ts';
@@ -40,6 +40,7 @@ export interface ScalebotApp {
   app: BoltApp;
   runner: Runner;
   store: RunStore;
+  state: State;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -50,10 +51,20 @@ export function newRunId(): string {
   return `run-${[...randomBytes(10)].map((b) => alphabet[b % 32]).join('')}`;
 }
 
-export function createScalebot(env: Env, config: Configuration, log: Logger, clock: Clock = systemClock): ScalebotApp {
-  const store = new MemoryRunStore();
-  log.warn('state is kept in process (REDIS_URL not set): run ONE replica only; active runs are lost when the bot restarts');
-  if (env.REDIS_URL) log.warn('REDIS_URL is set, but this version has no Redis store yet; using the in-process store');
+export interface ScalebotOptions {
+  clock?: Clock;
+  /** Redis key prefix (tests isolate replicas' shared state with their own). */
+  redisPrefix?: string;
+  /** Lease time of a run's driver; a dead replica's runs are resumed after it. */
+  leaseTtlMs?: number;
+}
+
+export async function createScalebot(env: Env, config: Configuration, log: Logger, opts: ScalebotOptions = {}): Promise<ScalebotApp> {
+  const clock = opts.clock ?? systemClock;
+  const state = env.REDIS_URL ? await redisState(env.REDIS_URL, log, opts.redisPrefix) : memoryState(clock, log);
+  if (state.kind === 'memory') {
+    log.warn('state is kept in process (REDIS_URL not set): run ONE replica only; active runs are lost when the bot restarts');
+  }
   const kc = loadKubeConfig();
   const targets = kubernetesTargets(config.catalog, kc, clock);
   const app = createSlackApp({
@@ -67,18 +78,40 @@ export function createScalebot(env: Env, config: Configuration, log: Logger, clo
     health: async () => ({ ok: true }),
   });
   const chat = new SlackChat(app.client);
-  const runner = new Runner({ store, chat, targets, clock, log, newRunId });
-  registerListeners(app, (user, channel) => ({ catalog: config.catalog, runbooks: config.runbooks, runner, store, chat, user, channel }), log);
+  const replicaId = newReplicaId();
+  const runner = new Runner({
+    store: state.store,
+    chat,
+    targets,
+    clock,
+    log: log.child({ replica: replicaId }),
+    newRunId,
+    coordination: state.coordination,
+    scheduler: state.scheduler,
+    audit: state.audit,
+    replicaId,
+    leaseTtlMs: opts.leaseTtlMs,
+  });
+  const DEDUPE_MS = 10 * 60_000;
+  registerListeners(
+    app,
+    (user, channel) => ({ catalog: config.catalog, runbooks: config.runbooks, runner, store: state.store, chat, user, channel }),
+    log,
+    (key) => state.coordination.firstSeen(key, DEDUPE_MS),
+  );
   return {
     app,
     runner,
-    store,
+    store: state.store,
+    state,
     async start() {
       await app.start();
+      await runner.begin();
     },
     async stop() {
-      runner.stop();
+      await runner.stop();
       await app.stop();
+      await state.close();
     },
   };
 }

@@ -23,7 +23,8 @@ async function main(): Promise<number> {
   }
   let bot;
   try {
-    bot = createScalebot(env, config, log);
+    const leaseTtlMs = process.env.SCALEBOT_LEASE_MS ? Number(process.env.SCALEBOT_LEASE_MS) : undefined;
+    bot = await createScalebot(env, config, log, { redisPrefix: process.env.SCALEBOT_REDIS_PREFIX || undefined, leaseTtlMs });
     await bot.start();
   } catch (error) {
     process.stderr.write(`scalebot cannot start: ${(error as Error).message}\n`);

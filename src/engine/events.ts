@@ -3,6 +3,31 @@
 import type { CheckProbe, VerifyProbe } from '../workflows/runbook-schema.ts';
 import type { Plan, ProbeResult, TargetOperation, TargetState } from './run.ts';
 
+export type AuditType =
+  | 'request'
+  | 'tick'
+  | 'untick'
+  | 'approval'
+  | 'rollback-approval'
+  | 'rejection'
+  | 'cancel'
+  | 'close'
+  | 'action-started'
+  | 'action-done'
+  | 'action-failed'
+  | 'outcome'
+  | 'resume';
+
+/** One line of the audit record; the runner adds when, which run and which service. */
+export interface AuditRecord {
+  type: AuditType;
+  user?: string;
+  key?: string;
+  before?: unknown;
+  after?: unknown;
+  detail?: string;
+}
+
 /** A person acting on a run. `eligible` is resolved by the runner (user-group membership needs I/O). */
 export interface Actor {
   user: string;
@@ -34,12 +59,17 @@ export type RunEvent =
   | { type: 'verify-passed'; step: string; attempt: number; result: ProbeResult }
   | { type: 'verify-failed'; step: string; attempt: number; result: ProbeResult }
   | { type: 'approve-rollback'; actor: Actor }
-  | { type: 'timer'; name: 'approval-expiry' };
+  | { type: 'timer'; name: 'approval-expiry' }
+  /** The replica driving this run stopped; another one picks up whatever was in flight. */
+  | { type: 'resume'; by: string };
 
 export type RunEffect =
   | { type: 'plan'; attempt: number; replicas: number }
   | { type: 'probe'; step: string; attempt: number; probe: CheckProbe; replicas: number }
   | { type: 'execute'; step: string; key: string; operation: TargetOperation }
+  /** An action that started but was never confirmed: read the target, never blindly repeat. */
+  | { type: 'reconcile'; step: string; key: string; operation: TargetOperation }
+  | { type: 'audit'; record: AuditRecord }
   | { type: 'verify'; step: string; attempt: number; probe: VerifyProbe; expect: { replicas: number; atLeast: boolean }; deadline: number }
   | { type: 'schedule'; at: number; name: 'approval-expiry' }
   /** A threaded reply under the card. */

@@ -164,4 +164,6 @@ export interface Run {
   after?: TargetState;
   /** Why the run stopped (failure text), for the card and the announcement. */
   failure?: string;
+  /** How often another replica picked the run up after its driver stopped. */
+  resumes?: number;
 }

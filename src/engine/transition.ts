@@ -1,7 +1,7 @@
 // The pure engine: `createRun` and `transition(run, event, now) -> { run, effects }`. No I/O, no
 // clock, no platform types. It walks the runbook's phases in order (pre-scale, approve, execute,
 // verify) and decides; the runner carries out the effects and feeds their results back as events.
-import type { Actor, RunEffect, RunEvent, TransitionResult } from './events.ts';
+import type { Actor, AuditRecord, RunEffect, RunEvent, TransitionResult } from './events.ts';
 import { isActive, type Approval, type ProbeResult, type Run, type RunRequest, type ServiceSnapshot, type StepState } from './run.ts';
 import { list, mention, mentionAny, plain } from './text.ts';
 import { formatDuration } from '../workflows/duration.ts';
@@ -61,6 +61,10 @@ export function createRun(input: CreateRunInput): Result {
   const issued = issueChecks(run, now);
   run = issued.run;
   effects.push(...issued.effects, { type: 'schedule', at: run.approvalExpiresAt, name: 'approval-expiry' });
+  effects.push({
+    type: 'audit',
+    record: { type: 'request', user: request.requester, detail: `${service.name} to ${request.replicas} replicas${request.dryRun ? ' (dry run)' : ''}${request.reason ? `: ${request.reason}` : ''}` },
+  });
   return settleChecks(run, effects, now);
 }
 
@@ -92,7 +96,11 @@ function checkStatus(severity: 'block' | 'warn', result: ProbeResult): StepState
 export function transition(run: Run, event: RunEvent, now: number): Result {
   const result = apply(run, event, now);
   if (result.run === run) return result;
-  return { run: { ...result.run, updatedAt: now }, effects: result.effects };
+  const next = result.run;
+  const effects = [...result.effects];
+  const outcome = next.status !== run.status && (!isActive(next) || next.status === 'verify-failed');
+  if (outcome) effects.push({ type: 'audit', record: { type: 'outcome', detail: `${next.status}${next.failure ? `: ${next.failure}` : next.ended?.reason ? `: ${next.ended.reason}` : ''}` } });
+  return { run: { ...next, updatedAt: now }, effects };
 }
 
 function apply(run: Run, event: RunEvent, now: number): Result {
@@ -126,6 +134,8 @@ function apply(run: Run, event: RunEvent, now: number): Result {
       return onApproveRollback(run, event.actor, now);
     case 'timer':
       return onExpiry(run, now);
+    case 'resume':
+      return onResume(run, event.by);
   }
 }
 
@@ -294,6 +304,7 @@ function onTicks(run: Run, event: Extract<RunEvent, { type: 'ticks' }>, now: num
   if (now >= run.approvalExpiresAt) return expire(run, now);
   const steps = { ...run.steps };
   const notes: string[] = [];
+  const audits: AuditRecord[] = [];
   const refused: string[] = [];
   for (const { step: id, ticked } of event.changes) {
     const step = findStep(run.runbook, id);
@@ -305,9 +316,10 @@ function onTicks(run: Run, event: Extract<RunEvent, { type: 'ticks' }>, now: num
       continue;
     }
     steps[id] = ticked ? { ...state, status: 'done', by: user, at: now } : { ...state, status: 'pending', by: undefined, at: undefined };
+    audits.push({ type: ticked ? 'tick' : 'untick', user, detail: step.title });
     notes.push(ticked ? `:ballot_box_with_check: ${mention(user)} ticked *${plain(step.title)}*` : `:white_large_square: ${mention(user)} unticked *${plain(step.title)}*`);
   }
-  const effects: RunEffect[] = notes.map((text) => ({ type: 'note', text }));
+  const effects: RunEffect[] = [...notes.map((text): RunEffect => ({ type: 'note', text })), ...audits.map((record): RunEffect => ({ type: 'audit', record }))];
   if (refused.length) effects.push({ type: 'reply', user, text: `Not ticked: ${refused.join('; ')}.` });
   if (!notes.length) return same(run, ...effects);
   return proceed({ ...run, steps }, effects, now);
@@ -349,6 +361,7 @@ function onApprove(run: Run, actor: Actor, evidenceRev: number, now: number): Re
   const required = requiredApprovals(run);
   return proceed({ ...run, approvals }, [
     { type: 'note', text: `:white_check_mark: Approved by ${mention(actor.user)} (${approvals.length}/${required}).` },
+    { type: 'audit', record: { type: 'approval', user: actor.user, detail: `evidence revision ${evidenceRev}; plan: ${run.plan?.summary ?? 'none'}` } },
   ], now);
 }
 
@@ -367,6 +380,7 @@ function onReject(run: Run, actor: Actor, reason: string | undefined, now: numbe
   return same(
     ended,
     { type: 'note', text: `:no_entry: Rejected by ${mention(actor.user)}${why}. Nothing was executed.` },
+    { type: 'audit', record: { type: 'rejection', user: actor.user, detail: reason } },
     { type: 'announce', text: `:no_entry: ${summaryLine(ended)} was rejected by ${mention(actor.user)}${why}. Nothing was executed.` },
     ...release(ended),
   );
@@ -388,8 +402,53 @@ function onCancel(run: Run, actor: Actor, now: number): Result {
   return same(
     ended,
     { type: 'note', text: `:heavy_multiplication_x: Cancelled by ${mention(actor.user)}. Nothing was executed.` },
+    { type: 'audit', record: { type: 'cancel', user: actor.user } },
     { type: 'announce', text: `:heavy_multiplication_x: ${summaryLine(ended)} was cancelled by ${mention(actor.user)}. Nothing was executed.` },
     ...release(ended),
+  );
+}
+
+const PHASE_WORDS: Partial<Record<Run['status'], string>> = {
+  checking: 'the pre-scale checks',
+  awaiting: 'the wait for the checklist and approvals',
+  executing: 'execution',
+  verifying: 'verification',
+  'rolling-back': 'the rollback',
+};
+
+/**
+ * The replica that drove this run stopped. Re-issue whatever was in flight: checks and the plan
+ * with their current attempt, the expiry timer, verifications with their original deadline. An
+ * action that started but was not confirmed is reconciled against the target, never repeated blindly.
+ */
+function onResume(run: Run, by: string): Result {
+  if (!isActive(run) || run.status === 'verify-failed') return same(run);
+  const effects: RunEffect[] = [];
+  if (run.status === 'checking' || run.status === 'awaiting') {
+    if (run.status === 'checking' && !run.plan && !run.planError) effects.push({ type: 'plan', attempt: run.planAttempt, replicas: run.request.replicas });
+    for (const step of run.runbook.phases['pre-scale']) {
+      const state = run.steps[step.id]!;
+      if (step.kind === 'check' && state.status === 'running') effects.push({ type: 'probe', step: step.id, attempt: state.attempt, probe: step.probe, replicas: run.request.replicas });
+    }
+    effects.push({ type: 'schedule', at: run.approvalExpiresAt, name: 'approval-expiry' });
+  }
+  for (const [id, state] of Object.entries(run.steps)) {
+    if (state.status !== 'running') continue;
+    const isAction = id === ROLLBACK_STEP || run.runbook.phases.execute.some((s) => s.id === id);
+    if (isAction && state.key && run.plan) {
+      effects.push({ type: 'reconcile', step: id, key: state.key, operation: id === ROLLBACK_STEP ? run.plan.undo : run.plan.operation });
+    }
+    const isVerify = id === ROLLBACK_VERIFY_STEP || run.runbook.phases.verify.some((s) => s.id === id);
+    if (isVerify && state.deadline !== undefined && run.plan) {
+      effects.push({ type: 'verify', step: id, attempt: state.attempt, probe: 'kubernetes.rollout', expect: id === ROLLBACK_VERIFY_STEP ? run.plan.undoExpect : run.plan.expect, deadline: state.deadline });
+    }
+  }
+  const phase = PHASE_WORDS[run.status] ?? run.status;
+  return same(
+    { ...run, resumes: (run.resumes ?? 0) + 1 },
+    { type: 'note', text: `:arrows_counterclockwise: The bot replica driving this run stopped during ${phase}; ${plain(by)} resumed it.` },
+    { type: 'audit', record: { type: 'resume', detail: `during ${phase}, by ${by}` } },
+    ...effects,
   );
 }
 
@@ -403,6 +462,7 @@ function onClose(run: Run, actor: Actor, now: number): Result {
   return same(
     ended,
     { type: 'note', text: `${mention(actor.user)} closed the run without rolling back; ${plain(run.service.targetLabel)} is left as it is.` },
+    { type: 'audit', record: { type: 'close', user: actor.user } },
     ...release(ended),
   );
 }
@@ -471,6 +531,7 @@ function startAction(run: Run, stepId: string, effects: RunEffect[], now: number
     { ...run, steps: { ...run.steps, [stepId]: { ...state, status: 'running', key, startedAt: now, attempt: state.attempt + 1 } } },
     ...effects,
     { type: 'note', text: `:gear: Executing: ${plain(plan.summary)}` },
+    { type: 'audit', record: { type: 'action-started', key, before: plan.before, detail: plan.calls.join('; ') } },
     { type: 'execute', step: stepId, key, operation: plan.operation },
   );
 }
@@ -486,6 +547,7 @@ function onAction(run: Run, event: Extract<RunEvent, { type: 'action-done' | 'ac
     return same(
       ended,
       { type: 'note', text: `:x: ${rollback ? 'Rollback failed' : 'Execution failed'}: ${plain(event.error)}` },
+      { type: 'audit', record: { type: 'action-failed', key: event.key, detail: event.error } },
       { type: 'announce', text: `:x: ${summaryLine(ended)} ${rollback ? 'could not be rolled back' : 'failed'}: ${plain(event.error)}` },
       ...release(ended),
     );
@@ -494,16 +556,17 @@ function onAction(run: Run, event: Extract<RunEvent, { type: 'action-done' | 'ac
   const changed = `${formatState(event.before)} → ${formatState(event.after)}`;
   const next: Run = { ...run, steps, after: event.after, before: rollback ? run.before : (run.before ?? event.before) };
   const note: RunEffect = { type: 'note', text: `:white_check_mark: ${rollback ? 'Rolled back' : 'Executed'}: ${changed} _(idempotency key ${event.key})_` };
+  const audit: RunEffect = { type: 'audit', record: { type: 'action-done', key: event.key, before: event.before, after: event.after } };
   if (rollback) {
-    return startVerify({ ...next, status: 'rolling-back' }, [{ id: ROLLBACK_VERIFY_STEP, timeout: rollbackTimeout(run) }], run.plan!.undoExpect, [note], now);
+    return startVerify({ ...next, status: 'rolling-back' }, [{ id: ROLLBACK_VERIFY_STEP, timeout: rollbackTimeout(run) }], run.plan!.undoExpect, [note, audit], now);
   }
   const order = run.runbook.phases.execute;
   const index = order.findIndex((s) => s.id === event.step);
   const following = order[index + 1];
-  if (following) return startAction(next, following.id, [note], now);
+  if (following) return startAction(next, following.id, [note, audit], now);
   const verifySteps = run.runbook.phases.verify.flatMap((s) => (s.kind === 'verify' ? [{ id: s.id, timeout: s.timeout }] : []));
-  if (!verifySteps.length) return succeed(next, [note], now);
-  return startVerify({ ...next, status: 'verifying' }, verifySteps, run.plan!.expect, [note], now);
+  if (!verifySteps.length) return succeed(next, [note, audit], now);
+  return startVerify({ ...next, status: 'verifying' }, verifySteps, run.plan!.expect, [note, audit], now);
 }
 
 function rollbackTimeout(run: Run): number {
@@ -604,14 +667,17 @@ function onApproveRollback(run: Run, actor: Actor, now: number): Result {
   const rollbackApprovals = [...run.rollbackApprovals, { user: actor.user, at: now, evidenceRev: run.evidenceRev }];
   const required = requiredApprovals(run);
   const note: RunEffect = { type: 'note', text: `:leftwards_arrow_with_hook: Rollback approved by ${mention(actor.user)} (${rollbackApprovals.length}/${required}).` };
-  if (rollbackApprovals.length < required) return same({ ...run, rollbackApprovals }, note);
+  const audit: RunEffect = { type: 'audit', record: { type: 'rollback-approval', user: actor.user } };
+  if (rollbackApprovals.length < required) return same({ ...run, rollbackApprovals }, note, audit);
   const plan = run.plan!;
   const key = `${run.id}/rollback`;
   const steps = { ...run.steps, [ROLLBACK_STEP]: { status: 'running' as const, attempt: 1, key, startedAt: now } };
   return same(
     { ...run, rollbackApprovals, steps, status: 'rolling-back' },
     note,
+    audit,
     { type: 'note', text: `:gear: Rolling back: ${rollbackWords(run)}` },
+    { type: 'audit', record: { type: 'action-started', key, detail: `rollback: ${rollbackWords(run)}` } },
     { type: 'execute', step: ROLLBACK_STEP, key, operation: plan.undo },
   );
 }

@@ -20,6 +20,12 @@ export interface ScaleTarget {
   apply(operation: TargetOperation): Promise<ApplyResult>;
   probe(probe: CheckProbe, replicas: number): Promise<ProbeResult>;
   /**
+   * After a crash: was this operation applied? Reads the target only. `applied` when the target is
+   * as the operation sets it; `not-applied` when it is still as the operation found it (`from`);
+   * otherwise `diverged` (someone else changed it).
+   */
+  reconcile(operation: TargetOperation): Promise<{ status: 'applied'; state: TargetState } | { status: 'not-applied'; state: TargetState } | { status: 'diverged'; detail: string }>;
+  /**
    * Follows the rollout until it matches the expectation (passed) or the deadline passes (failed,
    * with what is stuck). Resolves, never rejects; stops early when `signal` aborts.
    */

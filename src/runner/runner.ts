@@ -1,15 +1,23 @@
 // The runner carries out the engine's effects through the ports and feeds their results back as
 // events. It owns no decisions: every change of a run goes through `transition` and a
 // compare-and-set write, so a losing writer (another click, another replica) re-reads and re-decides.
+//
+// Several replicas: the replica that wins a transition carries out its effects and takes the run's
+// lease (it becomes the run's driver, heartbeating the lease). An action runs only after its
+// idempotency key is journalled as started, which succeeds once per key across all replicas. When a
+// driver dies its leases expire; another replica's recovery sweep takes them and resumes the runs.
 import type { Logger } from 'pino';
 import { cardView } from '../engine/card-view.ts';
 import type { Actor, RunEffect, RunEvent } from '../engine/events.ts';
-import { isActive, type Run, type RunRequest, type ServiceSnapshot } from '../engine/run.ts';
+import { isActive, type Run, type RunRequest, type ServiceSnapshot, type TargetState } from '../engine/run.ts';
 import { createRun, transition } from '../engine/transition.ts';
+import type { AuditLog } from '../ports/audit-log.port.ts';
 import type { ChatPort, MessageRef } from '../ports/chat.port.ts';
 import type { Clock } from '../ports/clock.port.ts';
+import type { Coordination, Lease } from '../ports/coordination.port.ts';
 import type { RunStore } from '../ports/run-store.port.ts';
 import type { TargetResolver } from '../ports/scale-target.port.ts';
+import type { Scheduler, TimerJob } from '../ports/scheduler.port.ts';
 import type { Runbook } from '../workflows/runbook-schema.ts';
 import { ApproverPolicy } from './approver-policy.ts';
 import { KeyedQueue } from './keyed-queue.ts';
@@ -21,6 +29,13 @@ export interface RunnerDeps {
   clock: Clock;
   log: Logger;
   newRunId: () => string;
+  coordination: Coordination;
+  scheduler: Scheduler;
+  audit: AuditLog;
+  /** This process, as named in leases and the effect journal. */
+  replicaId: string;
+  /** How long a driver's lease lasts without a heartbeat (default 15 s). */
+  leaseTtlMs?: number;
 }
 
 export type StartResult =
@@ -36,17 +51,78 @@ export interface DispatchOutcome {
 }
 
 const MAX_CAS_ATTEMPTS = 20;
+/** Effects that are work on the run's behalf (as opposed to messages): their executor drives the run. */
+const WORK: ReadonlySet<RunEffect['type']> = new Set(['plan', 'probe', 'execute', 'reconcile', 'verify']);
 
 export class Runner {
   private readonly perRun = new KeyedQueue();
   private readonly chatQueue = new KeyedQueue();
   private readonly cardRefresh = new Map<string, { dirty: boolean }>();
-  private readonly verifications = new Map<string, AbortController>();
-  private readonly timers = new Set<() => void>();
+  /** Verifications in flight, by run, so losing a run's lease stops them. */
+  private readonly verifications = new Map<string, Map<string, AbortController>>();
+  /** Runs this replica drives, with their lease. */
+  private readonly driving = new Map<string, Lease>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private stopped = false;
   readonly policy: ApproverPolicy;
+  private readonly leaseTtlMs: number;
 
   constructor(private readonly deps: RunnerDeps) {
     this.policy = new ApproverPolicy(deps.chat);
+    this.leaseTtlMs = deps.leaseTtlMs ?? 15_000;
+  }
+
+  /** Starts timers delivery, lease heartbeats and the recovery of runs whose driver died. */
+  async begin(): Promise<void> {
+    await this.deps.scheduler.start((job) => this.onTimer(job));
+    const every = Math.max(200, Math.floor(this.leaseTtlMs / 3));
+    this.heartbeat = setInterval(() => void this.tick().catch((error) => this.deps.log.warn({ err: describeError(error) }, 'heartbeat failed')), every);
+    this.heartbeat.unref();
+    await this.recover();
+  }
+
+  private async onTimer(job: TimerJob): Promise<void> {
+    if (job.name !== 'approval-expiry') return;
+    await this.dispatch(job.runId, { type: 'timer', name: 'approval-expiry' });
+  }
+
+  /** Renews the leases of the runs this replica drives; recovers runs nobody drives. */
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    for (const [runId, lease] of this.driving) {
+      const kept = await this.deps.coordination.renewLease(runId, lease, this.leaseTtlMs);
+      if (!kept) this.letGo(runId, 'lease taken over');
+    }
+    await this.recover();
+  }
+
+  /** Resumes active runs whose driver's lease has expired (it crashed, or was killed). */
+  async recover(): Promise<number> {
+    let resumed = 0;
+    for (const run of await this.deps.store.list({ active: true })) {
+      if (this.driving.has(run.id) || run.status === 'verify-failed') continue;
+      if (await this.deps.coordination.leaseOf(run.id)) continue;
+      const lease = await this.deps.coordination.acquireLease(run.id, this.deps.replicaId, this.leaseTtlMs);
+      if (!lease) continue;
+      this.driving.set(run.id, lease);
+      this.deps.log.warn({ runId: run.id, status: run.status }, 'resuming a run whose driver stopped');
+      await this.dispatch(run.id, { type: 'resume', by: `replica ${this.deps.replicaId}` });
+      resumed++;
+    }
+    return resumed;
+  }
+
+  private letGo(runId: string, why: string): void {
+    this.driving.delete(runId);
+    const running = this.verifications.get(runId);
+    if (running?.size) this.deps.log.info({ runId, why }, 'stopping verifications of a run this replica no longer drives');
+    for (const controller of running?.values() ?? []) controller.abort();
+    this.verifications.delete(runId);
+  }
+
+  private async drive(runId: string): Promise<void> {
+    const lease = await this.deps.coordination.takeLease(runId, this.deps.replicaId, this.leaseTtlMs);
+    this.driving.set(runId, lease);
   }
 
   /** Opens a run: claims the target, posts the card, then starts the checks. */
@@ -60,6 +136,7 @@ export class Runner {
     }
     const created = createRun({ id, now: clock.now(), service, runbook, request });
     await store.create(created.run);
+    await this.drive(id);
     let card: MessageRef;
     try {
       card = await chat.postCard(service.channel, cardView({ ...created.run, version: 1 }));
@@ -69,11 +146,12 @@ export class Runner {
       const run = await store.get(id);
       if (run) await store.compareAndSet({ ...run, status: 'cancelled', failure: `card could not be posted: ${message}`, finishedAt: clock.now() }, run.version);
       if (!request.dryRun) await store.releaseTarget(service.targetKey, id);
+      await this.release(id);
       return { started: false, reason: 'card-failed', error: message };
     }
     log.info({ replicas: request.replicas, requester: request.requester, dryRun: request.dryRun }, 'run started');
     await this.dispatch(id, { type: 'card-posted', channel: card.channel, ts: card.ts });
-    // The effects of creation (plan, probes, expiry timer) run once the card exists.
+    // The effects of creation (plan, probes, expiry timer, audit) run once the card exists.
     const run = (await store.get(id))!;
     this.execute(run, created.effects, undefined);
     return { started: true, run, card };
@@ -104,6 +182,8 @@ export class Runner {
         if (await this.deps.store.compareAndSet(result.run, run.version)) {
           const stored = { ...result.run, version: run.version + 1 };
           this.deps.log.debug({ runId, event: ev.type, status: stored.status, version: stored.version }, 'transition');
+          if (result.effects.some((e) => WORK.has(e.type))) await this.drive(runId);
+          if (!isActive(stored)) await this.release(runId);
           this.execute(stored, result.effects, opts);
           this.refreshCard(runId);
           return { found: true, changed: true, replies, run: stored };
@@ -112,6 +192,12 @@ export class Runner {
       }
       throw new Error(`run ${runId}: gave up after ${MAX_CAS_ATTEMPTS} conflicting writes`);
     });
+  }
+
+  private async release(runId: string): Promise<void> {
+    const lease = this.driving.get(runId);
+    this.driving.delete(runId);
+    if (lease) await this.deps.coordination.releaseLease(runId, lease).catch(() => undefined);
   }
 
   private execute(run: Run, effects: RunEffect[], opts: { replyChannel?: string; quiet?: boolean } | undefined): void {
@@ -123,7 +209,7 @@ export class Runner {
   }
 
   private async executeOne(run: Run, effect: RunEffect, opts: { replyChannel?: string; quiet?: boolean } | undefined): Promise<void> {
-    const { chat, targets, clock, store } = this.deps;
+    const { chat, targets, clock, store, coordination } = this.deps;
     const log = this.deps.log.child({ runId: run.id });
     switch (effect.type) {
       case 'plan': {
@@ -142,37 +228,46 @@ export class Runner {
         return;
       }
       case 'execute': {
+        // Journal first: exactly one executor per idempotency key, across replicas and retries.
+        if (!(await coordination.beginEffect(effect.key, this.deps.replicaId, clock.now()))) {
+          log.warn({ key: effect.key }, 'action already started elsewhere; not executing it again');
+          return;
+        }
         log.info({ step: effect.step, key: effect.key, operation: effect.operation }, 'executing');
         const event = await targets(run.service.name)
           .apply(effect.operation)
           .then((r): RunEvent => ({ type: 'action-done', step: effect.step, key: effect.key, before: r.before, after: r.after }))
           .catch((error): RunEvent => ({ type: 'action-failed', step: effect.step, key: effect.key, error: describeError(error) }));
+        await coordination.completeEffect(effect.key, this.deps.replicaId, clock.now(), JSON.stringify(event));
         log.info({ step: effect.step, key: effect.key, outcome: event.type }, 'executed');
         await this.dispatch(run.id, event);
         return;
       }
+      case 'reconcile': {
+        await this.dispatch(run.id, await this.reconcile(run, effect));
+        return;
+      }
       case 'verify': {
         const controller = new AbortController();
-        const key = `${run.id}/${effect.step}`;
-        this.verifications.get(key)?.abort();
-        this.verifications.set(key, controller);
+        const byStep = this.verifications.get(run.id) ?? new Map<string, AbortController>();
+        this.verifications.set(run.id, byStep);
+        byStep.get(effect.step)?.abort();
+        byStep.set(effect.step, controller);
         try {
           const outcome = await targets(run.service.name).waitForRollout(effect.expect, effect.deadline, controller.signal);
           if (controller.signal.aborted) return;
           await this.dispatch(run.id, { type: outcome.passed ? 'verify-passed' : 'verify-failed', step: effect.step, attempt: effect.attempt, result: outcome.result });
         } finally {
-          if (this.verifications.get(key) === controller) this.verifications.delete(key);
+          if (byStep.get(effect.step) === controller) byStep.delete(effect.step);
         }
         return;
       }
-      case 'schedule': {
-        const cancel = clock.at(effect.at, () => {
-          this.timers.delete(cancel);
-          void this.dispatch(run.id, { type: 'timer', name: effect.name }).catch((error) => log.error({ err: describeError(error) }, 'timer dispatch failed'));
-        });
-        this.timers.add(cancel);
+      case 'schedule':
+        await this.deps.scheduler.schedule({ runId: run.id, name: effect.name, at: effect.at });
         return;
-      }
+      case 'audit':
+        await this.deps.audit.append({ ...effect.record, at: clock.now(), runId: run.id, service: run.service.name });
+        return;
       case 'note':
         if (!run.card) return;
         await this.chatQueue.run(run.id, () => chat.postThread(run.card!, effect.text));
@@ -187,6 +282,40 @@ export class Runner {
       case 'release-target':
         await store.releaseTarget(run.service.targetKey, run.id);
         return;
+    }
+  }
+
+  /** An action whose executor stopped before confirming it: ask the journal, then the target. */
+  private async reconcile(run: Run, effect: Extract<RunEffect, { type: 'reconcile' }>): Promise<RunEvent> {
+    const { coordination, clock, targets } = this.deps;
+    const log = this.deps.log.child({ runId: run.id, key: effect.key });
+    const record = await coordination.effectRecord(effect.key);
+    if (record?.state === 'done') {
+      log.info('action had completed before the restart; using its journalled result');
+      return JSON.parse(record.result) as RunEvent;
+    }
+    const target = targets(run.service.name);
+    const failed = (error: string): RunEvent => ({ type: 'action-failed', step: effect.step, key: effect.key, error });
+    try {
+      const seen = await target.reconcile(effect.operation);
+      if (seen.status === 'applied') {
+        log.info('action had been applied before the restart; not repeating it');
+        const before = beforeOf(effect.operation, seen.state);
+        const event: RunEvent = { type: 'action-done', step: effect.step, key: effect.key, before, after: seen.state };
+        await coordination.completeEffect(effect.key, this.deps.replicaId, clock.now(), JSON.stringify(event));
+        return event;
+      }
+      if (seen.status === 'diverged') return failed(`the bot stopped while executing, and the target has since changed: ${seen.detail}. Nothing more was done; check it and request again`);
+      // Provably not applied: applying it now is the first application, not a repetition.
+      log.info('action had not been applied before the restart; applying it now');
+      const event = await target
+        .apply(effect.operation)
+        .then((r): RunEvent => ({ type: 'action-done', step: effect.step, key: effect.key, before: r.before, after: r.after }))
+        .catch((error): RunEvent => failed(describeError(error)));
+      await coordination.completeEffect(effect.key, this.deps.replicaId, clock.now(), JSON.stringify(event));
+      return event;
+    } catch (error) {
+      return failed(`the bot stopped while executing and the target could not be read to check what happened: ${describeError(error)}`);
     }
   }
 
@@ -215,10 +344,6 @@ export class Runner {
     void loop();
   }
 
-  async activeRuns(): Promise<Run[]> {
-    return this.deps.store.list({ active: true });
-  }
-
   /** Waits until in-flight transitions, chat posts and card updates have settled (tests, shutdown). */
   async idle(): Promise<void> {
     for (let i = 0; i < 50; i++) {
@@ -228,11 +353,20 @@ export class Runner {
     }
   }
 
-  stop(): void {
-    for (const cancel of this.timers) cancel();
-    this.timers.clear();
-    for (const controller of this.verifications.values()) controller.abort();
+  /** Stops heartbeats, timers and watches; releases this replica's leases so others resume at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    for (const runId of [...this.verifications.keys()]) this.letGo(runId, 'shutting down');
+    await this.deps.scheduler.stop().catch(() => undefined);
+    await Promise.all([...this.driving.keys()].map((runId) => this.release(runId)));
   }
+}
+
+/** The state an operation found, from the state it left (for a reconciled action's record). */
+function beforeOf(operation: Extract<RunEffect, { type: 'reconcile' }>['operation'], after: TargetState): TargetState {
+  if (operation.type === 'set-replicas') return { replicas: operation.from ?? after.replicas, readyReplicas: after.readyReplicas };
+  return { ...after, hpa: operation.from && after.hpa ? { ...after.hpa, ...operation.from } : after.hpa };
 }
 
 export function describeError(error: unknown): string {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startKubeApiServer, type KubeApiServer } from '../servers/kube-api-server.ts';
 import { startSlackApiServer, type SlackApiServer, type SlackMessage } from '../servers/slack-api-server.ts';
 import { BOT_TOKEN, ROOT, SIGNING_SECRET, startBot, type BotProcess } from '../support/bot-process.ts';
-import { buttonsOf, cardText, SlackDriver, waitFor } from '../support/slack-driver.ts';
+import { buttonsOf, cardShows as showsOnCard, cardText, findCard, SlackDriver, waitFor } from '../support/slack-driver.ts';
 
 const scaleUp = readFileSync(`${ROOT}/workflows/scale-up.yml`, 'utf8');
 const fast = scaleUp.replace('name: scale-up', 'name: scale-up-fast').replace('timeout: 10m', 'timeout: 4s');
@@ -55,18 +55,8 @@ function runIdOf(reply: string): string {
   return match[0];
 }
 
-function card(runId: string): SlackMessage {
-  const found = slack.channelMessages('C0INFRA').find((m) => cardText(m).includes(runId) && (m.blocks?.length ?? 0) > 0);
-  if (!found) throw new Error(`no card for ${runId}`);
-  return found;
-}
-
-async function cardShows(runId: string, text: string, timeoutMs = 10_000): Promise<SlackMessage> {
-  return waitFor(() => {
-    const c = slack.channelMessages('C0INFRA').find((m) => cardText(m).includes(runId));
-    return c && cardText(c).includes(text) ? c : undefined;
-  }, timeoutMs, `card ${runId} to show "${text}"`);
-}
+const card = (runId: string): SlackMessage => findCard(slack, runId);
+const cardShows = (runId: string, text: string, timeoutMs?: number): Promise<SlackMessage> => showsOnCard(slack, runId, text, timeoutMs);
 
 const patches = (path: RegExp) => kube.requests.filter((r) => r.method !== 'GET' && path.test(r.path));
 /** Waits for a threaded reply under the card (thread posts may land after the card update). */

@@ -25,11 +25,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SimulatedCluster, type DeploymentSeed, type HpaSeed, type NodeSeed } from './kube/cluster.ts';
-import { createRequestListener, type FailRule, type HttpContext } from './kube/http.ts';
+import { createRequestListener, type FailRule, type Hold, type HoldRule, type HttpContext } from './kube/http.ts';
 import type { Deployment, HorizontalPodAutoscaler, Node, Pod, RecordedRequest } from './kube/types.ts';
 
 export type { DeploymentSeed, HpaSeed, NodeSeed, PodMetrics, NodeMetrics } from './kube/cluster.ts';
-export type { FailRule } from './kube/http.ts';
+export type { FailRule, HoldRule, Hold } from './kube/http.ts';
 export type {
   Condition, Deployment, DeploymentSpec, DeploymentStatus, HorizontalPodAutoscaler, KubeObject, Node, ObjectMeta, Pod, PodPhase, RecordedRequest, Scale,
 } from './kube/types.ts';
@@ -76,6 +76,8 @@ export interface KubeApiServer {
   stallScheduling(on: boolean): void;
   /** Answer the next `times` (default 1) requests matching `method` (any if omitted) and `path` with a Status error. */
   failNext(rule: FailRule): void;
+  /** Holds the next matching request (see HoldRule) so a test can kill the client at that moment. */
+  holdNext(rule: HoldRule): Hold;
   /** Run one controller step now (in addition to the timer). */
   tick(): void;
   /** Stop the controllers, end watch streams, close all connections and remove the kubeconfig. */
@@ -110,7 +112,8 @@ function kubeconfigYaml(url: string): string {
 export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promise<KubeApiServer> {
   const tickMs = opts.tickMs ?? 50;
   const cluster = new SimulatedCluster();
-  const ctx: HttpContext = { cluster, requests: [], failRules: [], watches: new Set<ServerResponse>() };
+  const ctx: HttpContext = { cluster, requests: [], failRules: [], holds: [], watches: new Set<ServerResponse>() };
+  const heldReleases: (() => void)[] = [];
   const server: Server = createServer(createRequestListener(ctx));
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
@@ -158,10 +161,20 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     failNext: (rule) => {
       ctx.failRules.push({ rule, remaining: rule.times ?? 1 });
     },
+    holdNext: (rule) => {
+      let caught!: () => void;
+      let release!: () => void;
+      const caughtPromise = new Promise<void>((resolve) => (caught = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      ctx.holds.push({ rule, caught, released });
+      heldReleases.push(release);
+      return { caught: caughtPromise, release };
+    },
     tick,
     close: () => {
       closed ??= (async () => {
         clearInterval(timer);
+        for (const release of heldReleases) release();
         for (const res of ctx.watches) res.end();
         ctx.watches.clear();
         await new Promise<void>((resolve) => {

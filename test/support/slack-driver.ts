@@ -11,6 +11,8 @@ export interface SignedResponse {
 
 export class SlackDriver {
   private seq = 0;
+  /** Unique per driver: trigger ids and response URLs must not repeat across drivers (Slack's never do). */
+  private readonly tag = Math.random().toString(36).slice(2, 8);
   constructor(
     readonly botUrl: string,
     readonly signingSecret: string,
@@ -41,7 +43,7 @@ export class SlackDriver {
   }
 
   commandBody(text: string, user: string, channel = 'C0INFRA'): string {
-    const id = `cmd${++this.seq}`;
+    const id = `cmd${this.tag}${++this.seq}`;
     return new URLSearchParams({
       token: 'legacy-token',
       team_id: 'T0TEAM',
@@ -88,10 +90,10 @@ export class SlackDriver {
       api_app_id: 'A0APP',
       token: 'legacy-token',
       container: { type: 'message', message_ts: message.ts, channel_id: message.channel, is_ephemeral: false },
-      trigger_id: `trigger.${++this.seq}`,
+      trigger_id: `trigger.${this.tag}.${++this.seq}`,
       channel: { id: message.channel, name: 'infrastructure' },
       message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks, user: 'U0BOT' },
-      response_url: `${this.slack.url}/response/act${this.seq}`,
+      response_url: `${this.slack.url}/response/act${this.tag}${this.seq}`,
       actions: [{ action_ts: `${Date.now() / 1000}`, ...action }],
     };
   }
@@ -149,4 +151,19 @@ export async function waitFor<T>(probe: () => T | undefined | false | Promise<T 
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/** The run card of `runId` in a channel (the top-level message whose blocks name the run). */
+export function findCard(slack: SlackApiServer, runId: string, channel = 'C0INFRA'): SlackMessage {
+  const found = slack.channelMessages(channel).find((m) => m.blocks && cardText(m).includes(runId));
+  if (!found) throw new Error(`no card for ${runId}`);
+  return found;
+}
+
+/** Waits until the run's card shows `text`. */
+export function cardShows(slack: SlackApiServer, runId: string, text: string, timeoutMs = 10_000, channel = 'C0INFRA'): Promise<SlackMessage> {
+  return waitFor(() => {
+    const c = slack.channelMessages(channel).find((m) => m.blocks && cardText(m).includes(runId));
+    return c && cardText(c).includes(text) ? c : undefined;
+  }, timeoutMs, `card ${runId} to show "${text}"`);
 }

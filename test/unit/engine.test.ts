@@ -350,3 +350,52 @@ describe('safety edges found in review', () => {
     expect(sim.of('note', effects)[0]!.text).not.toContain('approval was missing');
   });
 });
+
+describe('resuming after the driving replica stopped', () => {
+  it('re-issues running checks and the plan with their current attempts', () => {
+    const sim = Sim.start();
+    const effects = sim.send({ type: 'resume', by: 'replica b' });
+    expect(sim.of('plan', effects)).toEqual([{ type: 'plan', attempt: 1, replicas: 10 }]);
+    expect(sim.of('probe', effects).map((p) => [p.step, p.attempt])).toEqual([['current-replicas', 1], ['hpa', 1], ['pending-pods', 1], ['node-capacity', 1]]);
+    expect(sim.of('note', effects)[0]!.text).toContain('stopped during the pre-scale checks; replica b resumed it');
+  });
+
+  it('reconciles an action that started but was never confirmed, instead of executing it again', () => {
+    const sim = readyToExecute();
+    sim.approve();
+    const effects = sim.send({ type: 'resume', by: 'replica b' });
+    expect(sim.of('execute', effects)).toHaveLength(0);
+    expect(sim.of('reconcile', effects)).toEqual([{ type: 'reconcile', step: 'scale', key: 'run-test0001/scale', operation: { type: 'set-replicas', replicas: 10, from: 5 } }]);
+    expect(sim.of('audit', effects).map((a) => a.record.type)).toEqual(['resume']);
+  });
+
+  it('follows a verification again with its original deadline', () => {
+    const sim = readyToExecute();
+    sim.approve();
+    sim.send({ type: 'action-done', step: 'scale', key: 'run-test0001/scale', before: { replicas: 5, readyReplicas: 5 }, after: { replicas: 10, readyReplicas: 5 } });
+    const deadline = sim.run.steps.rollout!.deadline;
+    const effects = sim.send({ type: 'resume', by: 'replica b' }, 60_000);
+    expect(sim.of('verify', effects)).toEqual([{ type: 'verify', step: 'rollout', attempt: 1, probe: 'kubernetes.rollout', expect: { replicas: 10, atLeast: false }, deadline }]);
+    expect(sim.of('note', effects)[0]!.text).toContain('stopped during verification');
+  });
+
+  it('does nothing for a finished run', () => {
+    const sim = readyToExecute();
+    sim.send({ type: 'cancel', actor: { user: 'U0ALICE', approver: false } });
+    expect(sim.send({ type: 'resume', by: 'replica b' })).toEqual([]);
+  });
+});
+
+describe('the audit record', () => {
+  it('records request, ticks, approval, action before/after with its key, and the outcome', () => {
+    const sim = readyToExecute();
+    sim.approve();
+    sim.send({ type: 'action-done', step: 'scale', key: 'run-test0001/scale', before: { replicas: 5, readyReplicas: 5 }, after: { replicas: 10, readyReplicas: 5 } });
+    sim.send({ type: 'verify-passed', step: 'rollout', attempt: 1, result: passing() });
+    const records = sim.of('audit').map((a) => a.record);
+    expect(records.map((r) => r.type)).toEqual(['request', 'tick', 'tick', 'approval', 'action-started', 'action-done', 'outcome']);
+    expect(records[0]).toMatchObject({ user: 'U0ALICE', detail: 'api-gateway to 10 replicas: campaign' });
+    expect(records[5]).toMatchObject({ key: 'run-test0001/scale', before: { replicas: 5 }, after: { replicas: 10 } });
+    expect(records[6]).toMatchObject({ detail: 'succeeded' });
+  });
+});

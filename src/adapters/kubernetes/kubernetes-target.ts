@@ -155,6 +155,25 @@ export class KubernetesTarget implements ScaleTarget {
     };
   }
 
+  async reconcile(operation: TargetOperation): ReturnType<ScaleTarget['reconcile']> {
+    const { namespace, deployment: name } = this.config;
+    if (operation.type === 'set-replicas') {
+      const scale = await this.call(`read the scale of ${this.label}`, () => this.apps.readNamespacedDeploymentScale({ name, namespace }));
+      const current = scale.spec?.replicas ?? 0;
+      const state = { replicas: current, readyReplicas: scale.status?.replicas ?? 0 };
+      if (current === operation.replicas) return { status: 'applied', state };
+      if (operation.from === undefined || current === operation.from) return { status: 'not-applied', state };
+      return { status: 'diverged', detail: `${this.label} has ${current} replicas: neither the ${operation.from} it had before nor the ${operation.replicas} requested` };
+    }
+    const hpa = await this.call(`read HPA ${namespace}/${operation.hpa}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: operation.hpa, namespace }));
+    const min = hpa.spec?.minReplicas ?? 1;
+    const max = hpa.spec?.maxReplicas ?? 0;
+    const state = { replicas: hpa.status?.currentReplicas ?? 0, readyReplicas: hpa.status?.currentReplicas ?? 0, hpa: { name: operation.hpa, minReplicas: min, maxReplicas: max } };
+    if (min === operation.minReplicas && (operation.maxReplicas === undefined || max === operation.maxReplicas)) return { status: 'applied', state };
+    if (!operation.from || (min === operation.from.minReplicas && max === operation.from.maxReplicas)) return { status: 'not-applied', state };
+    return { status: 'diverged', detail: `HPA ${namespace}/${operation.hpa} has bounds ${min}..${max}: neither ${operation.from.minReplicas}..${operation.from.maxReplicas} from before nor the requested change` };
+  }
+
   async probe(probe: CheckProbe, replicas: number): Promise<ProbeResult> {
     switch (probe) {
       case 'kubernetes.replicas':

@@ -55,8 +55,16 @@ export function createSlackApp(opts: SlackAppOptions): BoltApp {
 type ActionArgs = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
 
 /** Registers /scale and the card's interactions. */
-export function registerListeners(app: BoltApp, makeContext: CommandContextFactory, log: Logger): void {
+/** Slack may deliver the same command or click more than once (retries, replayed envelopes). */
+export type FirstSeen = (key: string) => Promise<boolean>;
+
+export function registerListeners(app: BoltApp, makeContext: CommandContextFactory, log: Logger, firstSeen: FirstSeen): void {
   app.command('/scale', async ({ command, ack, respond }) => {
+    if (command.trigger_id && !(await firstSeen(`command:${command.trigger_id}`))) {
+      await ack();
+      log.info({ trigger: command.trigger_id }, 'duplicate /scale delivery ignored');
+      return;
+    }
     const parsed = parseScaleCommand(command.text ?? '');
     if (!parsed.ok) {
       // Refusals that need no lookup are answered in the ack itself.
@@ -76,6 +84,12 @@ export function registerListeners(app: BoltApp, makeContext: CommandContextFacto
 
   app.action({ type: 'block_actions', action_id: new RegExp(`^${ACTION_PREFIX}`) }, async (args) => {
     await args.ack();
+    const { action, body } = args as ActionArgs;
+    const stamp = (action as { action_ts?: string }).action_ts;
+    if (stamp && !(await firstSeen(`action:${body.user.id}:${action.action_id}:${stamp}`))) {
+      log.info({ action: action.action_id, user: body.user.id }, 'duplicate click delivery ignored');
+      return;
+    }
     await handleAction(args as ActionArgs, makeContext, log);
   });
 

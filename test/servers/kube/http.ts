@@ -33,10 +33,28 @@ export interface FailRule {
   message?: string;
 }
 
+/**
+ * Holds the next matching request, to kill a client at an exact moment (see `KubeApiServer.holdNext`).
+ * `drop`: never applied; the connection is cut on release. `apply-then-hang`: applied at once, but
+ * the answer is held until release (the client never learns it succeeded).
+ */
+export interface HoldRule {
+  method?: string;
+  path: RegExp;
+  mode: 'drop' | 'apply-then-hang';
+}
+
+export interface Hold {
+  /** Resolves when a matching request has arrived (and, for apply-then-hang, been applied). */
+  caught: Promise<void>;
+  release(): void;
+}
+
 export interface HttpContext {
   cluster: SimulatedCluster;
   requests: RecordedRequest[];
   failRules: { rule: FailRule; remaining: number }[];
+  holds: { rule: HoldRule; caught: () => void; released: Promise<void> }[];
   /** Open watch responses, ended by `close()`. */
   watches: Set<ServerResponse>;
 }
@@ -171,6 +189,32 @@ async function serve(ctx: HttpContext, req: IncomingMessage, res: ServerResponse
     return;
   }
 
+  const holdIndex = ctx.holds.findIndex(({ rule }) => (!rule.method || rule.method.toUpperCase() === method) && rule.path.test(url.pathname));
+  if (holdIndex >= 0) {
+    const hold = ctx.holds.splice(holdIndex, 1)[0]!;
+    if (hold.rule.mode === 'drop') {
+      hold.caught();
+      await hold.released;
+      res.destroy();
+      return;
+    }
+    // Apply now; hold the answer.
+    const writeHead = res.writeHead.bind(res);
+    const end = res.end.bind(res);
+    const pending: (() => void)[] = [];
+    res.writeHead = ((...args: Parameters<typeof res.writeHead>) => {
+      pending.push(() => writeHead(...args));
+      return res;
+    }) as typeof res.writeHead;
+    res.end = ((...args: Parameters<typeof res.end>) => {
+      pending.push(() => end(...args));
+      hold.caught();
+      void hold.released.then(() => {
+        if (!res.destroyed) for (const fn of pending) fn();
+      });
+      return res;
+    }) as typeof res.end;
+  }
   const failure = takeFailure(ctx, method, url.pathname);
   if (failure) {
     const d = describe(method, segments, query);
