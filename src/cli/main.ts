@@ -1,5 +1,6 @@
-// The `scalebot` command line (bin/scalebot.js runs it): subcommands that work on files, without
-// Slack or a cluster. Each command returns its exit code; 2 means the command line itself was wrong.
+// The `scalebot` command line (bin/scalebot.js runs it): subcommands that work without Slack or a
+// cluster (on files, or on the bots' Redis). Each command returns its exit code; 2 means the command line itself was wrong.
+import { auditCommand } from './audit-export.ts';
 import { validateCommand, type Output } from './validate.ts';
 
 interface Command {
@@ -21,6 +22,11 @@ const COMMANDS: Record<string, Command> = {
       }
       return validateCommand(args, io);
     },
+  },
+  audit: {
+    args: '[--run <run-id>] [--service <name>] [--since <ISO time>] [--limit <n>]',
+    summary: 'export the audit record (REDIS_URL) as JSON lines, oldest first',
+    run: (args, io) => auditCommand(args, io),
   },
 };
 

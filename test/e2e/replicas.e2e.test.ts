@@ -231,6 +231,24 @@ describe('Redis', () => {
 });
 
 describe('bookkeeping', () => {
+  it('the audit record exports as JSON lines: request, ticks, approval, the action with its key and before/after, the outcome', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { ROOT } = await import('../support/bot-process.ts');
+    const out = execFileSync(process.execPath, ['bin/scalebot.js', 'audit', '--service', 'clicks'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH, REDIS_URL: 'redis://127.0.0.1:6379', SCALEBOT_REDIS_PREFIX: prefix },
+      encoding: 'utf8',
+    });
+    const entries = out.trim().split('\n').map((line) => JSON.parse(line) as { type: string; key?: string; before?: { replicas: number }; after?: { replicas: number }; user?: string; detail?: string });
+    expect(entries.map((e) => e.type)).toEqual(['request', 'tick', 'tick', 'approval', 'action-started', 'action-done', 'outcome']);
+    const done = entries.find((e) => e.type === 'action-done')!;
+    expect(done.key).toMatch(/^run-[a-z0-9]+\/scale$/);
+    expect(done.before?.replicas).toBe(2);
+    expect(done.after?.replicas).toBe(6);
+    expect(entries.at(-1)!.detail).toBe('succeeded');
+  });
+
+
   it('lost no run: every run opened here ended verified', () => {
     const lost = opened.filter((runId) => !cardText(card(runId)).includes('Verified in'));
     figures.lostRuns = lost.length;

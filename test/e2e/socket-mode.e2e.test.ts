@@ -36,6 +36,8 @@ describe('Socket Mode', () => {
 
     const command = Object.fromEntries(new URLSearchParams(driver.commandBody('api-gateway 8 --reason "socket"', 'U0ALICE')));
     await slack.socket.send('slash_commands', command);
+    // The same envelope redelivered (retry_attempt 1) has no second effect.
+    await slack.socket.send('slash_commands', command, 1);
     const reply = await driver.waitForResponse(String(command.response_url).split('/').pop()!);
     const runId = /run-[a-z0-9]+/.exec(reply)![0];
     const card = await waitFor(() => slack.channelMessages('C0INFRA').find((m) => cardText(m).includes(runId) && cardText(m).includes('Waiting for')));
@@ -48,5 +50,7 @@ describe('Socket Mode', () => {
     await slack.socket.send('interactive', driver.actionPayload(card, { type: 'button', action_id: approve.action_id, value: approve.value }, 'U0BOB'));
     await waitFor(() => cardText(slack.message('C0INFRA', card.ts)).includes('Verified in'), 15_000, 'verified');
     expect(kube.getDeployment('prod', 'api-gateway')!.status?.readyReplicas).toBe(8);
+    expect(slack.channelMessages('C0INFRA').filter((m) => m.blocks)).toHaveLength(1);
+    expect(slack.responses.filter((r) => r.id === String(command.response_url).split('/').pop())).toHaveLength(1);
   }, 40_000);
 });
