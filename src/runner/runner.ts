@@ -89,18 +89,25 @@ export class Runner {
   /** Renews the leases of the runs this replica drives; recovers runs nobody drives. */
   private async tick(): Promise<void> {
     if (this.stopped) return;
+    const active = await this.deps.store.list({ active: true });
+    const activeIds = new Set(active.map((r) => r.id));
     for (const [runId, lease] of this.driving) {
+      // A run may have ended on another replica (a click, a timer): stop driving it.
+      if (!activeIds.has(runId)) {
+        await this.release(runId);
+        continue;
+      }
       const kept = await this.deps.coordination.renewLease(runId, lease, this.leaseTtlMs);
       if (!kept) this.letGo(runId, 'lease taken over');
     }
-    await this.recover();
+    await this.recover(active);
   }
 
   /** Resumes active runs whose driver's lease has expired (it crashed, or was killed). */
-  async recover(): Promise<number> {
+  async recover(active?: Run[]): Promise<number> {
     let resumed = 0;
-    for (const run of await this.deps.store.list({ active: true })) {
-      if (this.driving.has(run.id) || run.status === 'verify-failed') continue;
+    for (const run of active ?? (await this.deps.store.list({ active: true }))) {
+      if (this.stopped || this.driving.has(run.id) || run.status === 'verify-failed') continue;
       if (await this.deps.coordination.leaseOf(run.id)) continue;
       const lease = await this.deps.coordination.acquireLease(run.id, this.deps.replicaId, this.leaseTtlMs);
       if (!lease) continue;
