@@ -2,7 +2,9 @@
 // registered. main.ts feeds it the environment; tests can feed it their own.
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
-import type { App as BoltApp } from '@slack/bolt';
+import bolt, { type App as BoltApp } from '@slack/bolt';
+
+const { webApi } = bolt;
 import type { Logger } from 'pino';
 import { kubernetesTargets, loadKubeConfig } from './adapters/kubernetes/kubernetes-targets.ts';
 import { createSlackApp, registerListeners } from './adapters/slack/bolt-app.ts';
@@ -15,6 +17,8 @@ import type { Env } from './config/env.ts';
 import { systemClock, type Clock } from './ports/clock.port.ts';
 import type { RunStore } from './ports/run-store.port.ts';
 import { Runner } from './runner/runner.ts';
+import { createMetrics, type Metrics } from './observability/metrics.ts';
+import { isActive, type Run } from './engine/run.ts';
 import { memoryState, newReplicaId, redisState, type State } from './state.ts';
 import type { Runbook } from './workflows/runbook-schema.ts';
 
@@ -41,6 +45,7 @@ export interface ScalebotApp {
   runner: Runner;
   store: RunStore;
   state: State;
+  metrics: Metrics;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -65,8 +70,16 @@ export async function createScalebot(env: Env, config: Configuration, log: Logge
   if (state.kind === 'memory') {
     log.warn('state is kept in process (REDIS_URL not set): run ONE replica only; active runs are lost when the bot restarts');
   }
+  const metrics = createMetrics(async () => {
+    const counts: Record<string, number> = {};
+    for (const run of await state.store.list({ active: true })) counts[run.status] = (counts[run.status] ?? 0) + 1;
+    return counts;
+  });
   const kc = loadKubeConfig();
-  const targets = kubernetesTargets(config.catalog, kc, clock);
+  const targets = kubernetesTargets(config.catalog, kc, clock, { onError: (code) => metrics.platformErrors.inc({ platform: 'kubernetes', code: String(code) }) });
+  let started = false;
+  let accepting = true;
+  let teamId: string | undefined;
   const app = createSlackApp({
     botToken: env.SLACK_BOT_TOKEN,
     signingSecret: env.SLACK_SIGNING_SECRET,
@@ -76,8 +89,18 @@ export async function createScalebot(env: Env, config: Configuration, log: Logge
     log,
     retries: process.env.SCALEBOT_SLACK_RETRIES !== undefined ? Number(process.env.SCALEBOT_SLACK_RETRIES) : undefined,
     health: async () => ({ ok: true }),
+    ready: async () => {
+      if (!accepting) return { ok: false, detail: 'shutting down' };
+      if (!started) return { ok: false, detail: 'starting' };
+      const socket = socketOf(app);
+      if (socket && !socket.isActive()) return { ok: false, detail: 'Socket Mode connection to Slack is down' };
+      if (!(await state.ping())) return { ok: false, detail: `the ${state.kind} store does not answer` };
+      return { ok: true };
+    },
+    metrics: async () => ({ contentType: metrics.registry.contentType, body: await metrics.registry.metrics() }),
   });
-  const chat = new SlackChat(app.client);
+  app.client.on(webApi.WebClientEvent.RATE_LIMITED, (_seconds: number, { url }: { url: string }) => metrics.slackRateLimited.inc({ method: url.replace(/^.*\//, '') }));
+  const chat = new SlackChat(app.client, (method, error) => metrics.slackErrors.inc({ method, error }));
   const replicaId = newReplicaId();
   const runner = new Runner({
     store: state.store,
@@ -91,27 +114,61 @@ export async function createScalebot(env: Env, config: Configuration, log: Logge
     audit: state.audit,
     replicaId,
     leaseTtlMs: opts.leaseTtlMs,
+    onTransition: (before, after, now) => observeTransition(metrics, before, after, now),
   });
   const DEDUPE_MS = 10 * 60_000;
   registerListeners(
     app,
     (user, channel) => ({ catalog: config.catalog, runbooks: config.runbooks, runner, store: state.store, chat, user, channel }),
     log,
-    (key) => state.coordination.firstSeen(key, DEDUPE_MS),
+    {
+      firstSeen: (key) => state.coordination.firstSeen(key, DEDUPE_MS),
+      teamId: () => teamId,
+      accepting: () => accepting,
+      observeAck: (kind, seconds) => metrics.ackLatency.observe({ kind }, seconds),
+    },
   );
   return {
     app,
     runner,
     store: state.store,
     state,
+    metrics,
     async start() {
       await app.start();
+      teamId = (await app.client.auth.test()).team_id;
       await runner.begin();
+      started = true;
     },
     async stop() {
+      // Stop taking new work (readiness fails, new commands are told to retry), let acks and
+      // transitions in flight finish, release this replica's leases so another resumes at once.
+      accepting = false;
+      await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, 5_000))]);
       await runner.stop();
       await app.stop();
       await state.close();
     },
   };
+}
+
+/** The Socket Mode connection, when the bot runs in Socket Mode. */
+function socketOf(app: BoltApp): { isActive(): boolean } | undefined {
+  const receiver = (app as unknown as { receiver?: { client?: { websocket?: { isActive(): boolean } } } }).receiver;
+  return receiver?.client ? { isActive: () => receiver.client?.websocket?.isActive() ?? false } : undefined;
+}
+
+function observeTransition(metrics: Metrics, before: Run, after: Run, now: number): void {
+  if (before.status !== after.status) {
+    if (!isActive(after)) metrics.runsFinished.inc({ status: after.status });
+    if (before.status === 'checking') metrics.stepDuration.observe({ kind: 'checks' }, (now - after.createdAt) / 1000);
+    if (after.status === 'executing') metrics.stepDuration.observe({ kind: 'approval-wait' }, (now - after.createdAt) / 1000);
+  }
+  for (const [id, state] of Object.entries(after.steps)) {
+    const was = before.steps[id];
+    if (was?.status === 'running' && state.status !== 'running' && state.startedAt !== undefined) {
+      const kind = state.key ? 'execute' : state.deadline !== undefined ? 'verify' : 'check';
+      metrics.stepDuration.observe({ kind }, (now - state.startedAt) / 1000);
+    }
+  }
 }

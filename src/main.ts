@@ -32,8 +32,22 @@ async function main(): Promise<number> {
   }
   log.info({ mode: env.SLACK_APP_TOKEN ? 'socket' : 'http', port: env.PORT, services: Object.keys(config.catalog.services) }, 'scalebot started');
   const shutdown = (signal: string) => {
-    log.info({ signal }, 'shutting down');
-    void bot.stop().finally(() => process.exit(0));
+    log.info({ signal }, 'shutting down: no new work, finishing what is in flight, releasing leases');
+    // Within a pod's default 30 s grace period, whatever happens.
+    setTimeout(() => {
+      log.warn('shutdown took too long; exiting');
+      process.exit(0);
+    }, 20_000).unref();
+    void bot.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (error) => {
+        log.error({ err: (error as Error).message }, 'error while stopping');
+        process.exit(1);
+      },
+    );
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

@@ -36,6 +36,8 @@ export interface RunnerDeps {
   replicaId: string;
   /** How long a driver's lease lasts without a heartbeat (default 15 s). */
   leaseTtlMs?: number;
+  /** Called after each stored transition (metrics). */
+  onTransition?: (before: Run, after: Run, now: number) => void;
 }
 
 export type StartResult =
@@ -188,6 +190,7 @@ export class Runner {
         }
         if (await this.deps.store.compareAndSet(result.run, run.version)) {
           const stored = { ...result.run, version: run.version + 1 };
+          this.deps.onTransition?.(run, stored, this.deps.clock.now());
           this.deps.log.debug({ runId, event: ev.type, status: stored.status, version: stored.version }, 'transition');
           if (result.effects.some((e) => WORK.has(e.type))) await this.drive(runId);
           if (!isActive(stored)) await this.release(runId);

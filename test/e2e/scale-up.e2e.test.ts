@@ -8,7 +8,7 @@ import { BOT_TOKEN, ROOT, SIGNING_SECRET, startBot, type BotProcess } from '../s
 import { buttonsOf, cardShows as showsOnCard, cardText, findCard, SlackDriver, waitFor } from '../support/slack-driver.ts';
 
 const scaleUp = readFileSync(`${ROOT}/workflows/scale-up.yml`, 'utf8');
-const fast = scaleUp.replace('name: scale-up', 'name: scale-up-fast').replace('timeout: 10m', 'timeout: 4s');
+const fast = scaleUp.replace('name: scale-up', 'name: scale-up-fast').replace('timeout: 10m', 'timeout: 6s');
 const expiring = fast.replace('name: scale-up-fast', 'name: scale-up-expiring').replace('expires: 30m', 'expires: 2s');
 
 const service = (name: string, extra = '') => `
@@ -256,7 +256,7 @@ describe('the plan that was approved is the change that is made', () => {
 
 describe('a stuck rollout', () => {
   it('shows what is stuck and rolls back under the same approval policy', async () => {
-    const { runId } = await open('reports 40');
+    const { runId } = await open('reports 12');
     await tickAll(runId);
     kube.stallScheduling(true);
     try {
@@ -272,7 +272,7 @@ describe('a stuck rollout', () => {
       kube.stallScheduling(false);
     }
     const scalePatches = patches(/\/deployments\/reports\/scale$/);
-    expect(scalePatches.map((p) => p.body)).toEqual([{ spec: { replicas: 40 } }, { spec: { replicas: 5 } }]);
+    expect(scalePatches.map((p) => p.body)).toEqual([{ spec: { replicas: 12 } }, { spec: { replicas: 5 } }]);
     await waitFor(() => slack.channelMessages('C0INFRA').find((m) => m.text?.includes('was rolled back after a failed verification: back to 5 replicas')));
   }, 60_000);
 });
@@ -422,6 +422,25 @@ describe('bad input is answered clearly and changes nothing', () => {
     expect(patches(/\/deployments\/evil/)).toHaveLength(0);
     expect(cardText(card(runId))).toContain('Waiting for');
   }, 30_000);
+});
+
+describe('health, readiness and metrics', () => {
+  it('GET /healthz and /readyz answer 200; /metrics exposes runs, acks, Slack and platform errors', async () => {
+    expect((await fetch(`${bot.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${bot.url}/readyz`);
+    expect(ready.status).toBe(200);
+    const res = await fetch(`${bot.url}/metrics`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toMatch(/scalebot_ack_latency_seconds_count\{kind="command"\} [1-9]\d*/);
+    expect(text).toMatch(/scalebot_ack_latency_seconds_count\{kind="action"\} [1-9]\d*/);
+    expect(text).toMatch(/scalebot_runs_finished_total\{status="succeeded"\} [1-9]\d*/);
+    expect(text).toMatch(/scalebot_runs_active\{status="awaiting"\} [1-9]\d*/);
+    expect(text).toMatch(/scalebot_step_duration_seconds_count\{kind="verify"\} [1-9]\d*/);
+    expect(text).toMatch(/scalebot_platform_api_errors_total\{platform="kubernetes",code="403"\} [1-9]\d*/);
+    expect(text).toMatch(/scalebot_slack_rate_limited_total\{method="chat.update"\} [1-9]\d*/);
+  });
 });
 
 describe('logs', () => {

@@ -38,6 +38,8 @@ export class KubernetesTarget implements ScaleTarget {
     private readonly kc: k8s.KubeConfig,
     private readonly config: KubernetesTargetConfig,
     private readonly clock: Clock,
+    /** Counts failed API calls (metrics): the HTTP status, or 'network'. */
+    private readonly onError: (code: number | string) => void = () => undefined,
   ) {
     this.apps = kc.makeApiClient(k8s.AppsV1Api);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
@@ -70,7 +72,12 @@ export class KubernetesTarget implements ScaleTarget {
   }
 
   private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
-    return withRetries(() => withTimeout(fn(), CALL_TIMEOUT_MS, `no answer within ${CALL_TIMEOUT_MS / 1000}s`)).catch((error) => {
+    const attempt = () =>
+      withTimeout(fn(), CALL_TIMEOUT_MS, `no answer within ${CALL_TIMEOUT_MS / 1000}s`).catch((error: unknown) => {
+        this.onError((error as { code?: number }).code ?? 'network');
+        throw error;
+      });
+    return withRetries(attempt).catch((error) => {
       throw new Error(describeKubeError(what, error));
     });
   }

@@ -12,7 +12,7 @@ export function loadKubeConfig(): k8s.KubeConfig {
   return kc;
 }
 
-export function kubernetesTargets(catalog: Catalog, base: k8s.KubeConfig, clock: Clock): TargetResolver {
+export function kubernetesTargets(catalog: Catalog, base: k8s.KubeConfig, clock: Clock, hooks: { onError?: (code: number | string) => void } = {}): TargetResolver {
   const targets = new Map<string, ScaleTarget>();
   for (const [name, service] of Object.entries(catalog.services)) {
     const t = service.target;
@@ -25,7 +25,7 @@ export function kubernetesTargets(catalog: Catalog, base: k8s.KubeConfig, clock:
       kc.loadFromString(base.exportConfig());
       kc.setCurrentContext(t.context);
     }
-    targets.set(name, new KubernetesTarget(kc, { namespace: t.namespace, deployment: t.deployment, hpa: t.hpa, context: t.context }, clock));
+    targets.set(name, new KubernetesTarget(kc, { namespace: t.namespace, deployment: t.deployment, hpa: t.hpa, context: t.context }, clock, hooks.onError));
   }
   return (service) => {
     const target = targets.get(service);

@@ -2,6 +2,7 @@
 // first (Slack allows 3 seconds) and doing the work after. No runbook logic lives here.
 import bolt from '@slack/bolt';
 import type { App as BoltApp, BlockAction, ButtonAction, CheckboxesAction, SlackActionMiddlewareArgs, AllMiddlewareArgs } from '@slack/bolt';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { parseScaleCommand, runCommand, type CommandContext } from '../../../commands/index.ts';
 import type { RunEvent } from '../../engine/events.ts';
@@ -22,27 +23,55 @@ export interface SlackAppOptions {
   log: Logger;
   /** Web API retries: a few by default; tests pass 0. */
   retries?: number;
+  /** GET /healthz: the process is alive. */
   health: () => Promise<{ ok: boolean; detail?: string }>;
+  /** GET /readyz: ready for traffic (Slack connected, store reachable, not shutting down). */
+  ready: () => Promise<{ ok: boolean; detail?: string }>;
+  /** GET /metrics: Prometheus text exposition. */
+  metrics: () => Promise<{ contentType: string; body: string }>;
 }
 
 export type CommandContextFactory = (user: string, channel: string) => CommandContext;
 
+type Route = { path: string; method: string[]; handler: (req: IncomingMessage, res: ServerResponse) => void };
+
+function jsonRoute(path: string, check: () => Promise<{ ok: boolean; detail?: string }>): Route {
+  return {
+    path,
+    method: ['GET'],
+    handler: (_req, res) => {
+      void check()
+        .catch((error) => ({ ok: false, detail: describeError(error) }))
+        .then(({ ok, detail }) => {
+          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ ok, ...(detail ? { detail } : {}) }));
+        });
+    },
+  };
+}
+
 export function createSlackApp(opts: SlackAppOptions): BoltApp {
   const socketMode = Boolean(opts.appToken);
-  const healthRoute = {
-    path: '/healthz',
+  const metricsRoute: Route = {
+    path: '/metrics',
     method: ['GET'],
-    handler: (_req: unknown, res: import('node:http').ServerResponse) => {
-      void opts.health().then(({ ok, detail }) => {
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ ok, ...(detail ? { detail } : {}) }));
-      });
+    handler: (_req, res) => {
+      void opts.metrics().then(
+        ({ contentType, body }) => {
+          res.writeHead(200, { 'content-type': contentType });
+          res.end(body);
+        },
+        (error) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(`metrics unavailable: ${describeError(error)}`);
+        },
+      );
     },
   };
   return new App({
     token: opts.botToken,
     ...(socketMode ? { socketMode: true, appToken: opts.appToken, installerOptions: { port: opts.port } } : { signingSecret: opts.signingSecret, port: opts.port }),
-    customRoutes: [healthRoute],
+    customRoutes: [jsonRoute('/healthz', opts.health), jsonRoute('/readyz', opts.ready), metricsRoute],
     logger: boltLogger(opts.log.child({ component: 'bolt' })),
     logLevel: LogLevel.INFO,
     clientOptions: {
@@ -55,11 +84,49 @@ export function createSlackApp(opts: SlackAppOptions): BoltApp {
 type ActionArgs = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
 
 /** Registers /scale and the card's interactions. */
-/** Slack may deliver the same command or click more than once (retries, replayed envelopes). */
 export type FirstSeen = (key: string) => Promise<boolean>;
 
-export function registerListeners(app: BoltApp, makeContext: CommandContextFactory, log: Logger, firstSeen: FirstSeen): void {
-  app.command('/scale', async ({ command, ack, respond }) => {
+export interface ListenerHooks {
+  /** Slack may deliver the same command or click more than once (retries, replayed envelopes). */
+  firstSeen: FirstSeen;
+  /** The workspace this bot serves (from auth.test); requests from another team are refused. */
+  teamId: () => string | undefined;
+  /** Whether new work is taken (false while shutting down). */
+  accepting: () => boolean;
+  observeAck: (kind: 'command' | 'action', seconds: number) => void;
+}
+
+export function registerListeners(app: BoltApp, makeContext: CommandContextFactory, log: Logger, hooks: ListenerHooks): void {
+  const { firstSeen } = hooks;
+  // Requests from another workspace (a wrong team id in a signed request) are refused, not served.
+  app.use(async (args) => {
+    const body = args.body as { team_id?: string; team?: { id?: string } | null; user?: { team_id?: string } };
+    const team = body.team_id ?? body.team?.id ?? body.user?.team_id;
+    const ours = hooks.teamId();
+    if (ours && team && team !== ours) {
+      log.warn({ team }, 'request from another workspace refused');
+      const text = `This scalebot serves one workspace only; this request came from another (${team.slice(0, 20)}). Nothing was done.`;
+      const { ack, respond } = args as unknown as { ack?: (r?: unknown) => Promise<void>; respond?: (r: unknown) => Promise<unknown> };
+      if ('command' in args) await ack?.({ response_type: 'ephemeral', text });
+      else {
+        await ack?.();
+        await respond?.({ response_type: 'ephemeral', replace_original: false, text }).catch(() => undefined);
+      }
+      return;
+    }
+    await args.next();
+  });
+
+  app.command('/scale', async ({ command, ack: rawAck, respond }) => {
+    const received = performance.now();
+    const ack: typeof rawAck = async (response?: Parameters<typeof rawAck>[0]) => {
+      await rawAck(response);
+      hooks.observeAck('command', (performance.now() - received) / 1000);
+    };
+    if (!hooks.accepting()) {
+      await ack({ response_type: 'ephemeral', text: 'scalebot is restarting; nothing was done. Try again in a few seconds.' });
+      return;
+    }
     if (command.trigger_id && !(await firstSeen(`command:${command.trigger_id}`))) {
       await ack();
       log.info({ trigger: command.trigger_id }, 'duplicate /scale delivery ignored');
@@ -83,7 +150,9 @@ export function registerListeners(app: BoltApp, makeContext: CommandContextFacto
   });
 
   app.action({ type: 'block_actions', action_id: new RegExp(`^${ACTION_PREFIX}`) }, async (args) => {
+    const received = performance.now();
     await args.ack();
+    hooks.observeAck('action', (performance.now() - received) / 1000);
     const { action, body } = args as ActionArgs;
     const stamp = (action as { action_ts?: string }).action_ts;
     if (stamp && !(await firstSeen(`action:${body.user.id}:${action.action_id}:${stamp}`))) {
