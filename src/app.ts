@@ -122,7 +122,9 @@ export async function createScalebot(env: Env, config: Configuration, log: Logge
     (user, channel) => ({ catalog: config.catalog, runbooks: config.runbooks, runner, store: state.store, chat, user, channel }),
     log,
     {
-      firstSeen: (key) => state.coordination.firstSeen(key, DEDUPE_MS),
+      // Fail open, and fast: a duplicate is harmless (the engine is idempotent), a lost click is not.
+      firstSeen: (key) =>
+        Promise.race([state.coordination.firstSeen(key, DEDUPE_MS), new Promise<boolean>((r) => setTimeout(() => r(true), 500).unref())]).catch(() => true),
       teamId: () => teamId,
       accepting: () => accepting,
       observeAck: (kind, seconds) => metrics.ackLatency.observe({ kind }, seconds),

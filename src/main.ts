@@ -37,7 +37,7 @@ async function main(): Promise<number> {
     setTimeout(() => {
       log.warn('shutdown took too long; exiting');
       process.exit(0);
-    }, 20_000).unref();
+    }, 25_000).unref();
     void bot.stop().then(
       () => {
         log.info('stopped');

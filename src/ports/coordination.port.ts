@@ -28,7 +28,8 @@ export interface Coordination {
 
   /**
    * Journal of effects by idempotency key. `beginEffect` succeeds for exactly one caller per key,
-   * ever (it records "started" before the effect runs); `completeEffect` records the outcome.
+   * ever (it records "started" before the effect runs); `completeEffect` records the outcome — the
+   * first one recorded stands (a slow executor cannot overwrite a reconciled result).
    */
   beginEffect(key: string, owner: string, at: number): Promise<boolean>;
   completeEffect(key: string, owner: string, at: number, result: string): Promise<void>;

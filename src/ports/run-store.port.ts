@@ -16,7 +16,10 @@ export interface RunStore {
   compareAndSet(run: Run, expectedVersion: number): Promise<boolean>;
   /** Runs, newest first. */
   list(filter?: { active?: boolean; service?: string; limit?: number }): Promise<Run[]>;
-  /** One active run per target: claims the target for a run unless another run holds it. */
+  /**
+   * One active run per target: claims the target for a run unless another active run holds it. A
+   * holder whose run has finished (its release was lost to a crash) is replaced.
+   */
   claimTarget(targetKey: string, runId: string): Promise<ClaimResult>;
   /** Releases the target if (and only if) this run holds it. */
   releaseTarget(targetKey: string, runId: string): Promise<void>;

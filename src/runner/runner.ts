@@ -65,6 +65,11 @@ export class Runner {
   /** Runs this replica drives, with their lease. */
   private readonly driving = new Map<string, Lease>();
   private heartbeat: NodeJS.Timeout | undefined;
+  private ticking = false;
+  /** Runs being resumed by this replica right now (so two overlapping sweeps cannot both resume one). */
+  private readonly recovering = new Set<string>();
+  /** Work effects in flight (plan, probes, actions, reconciles), so shutdown can wait for them. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private stopped = false;
   readonly policy: ApproverPolicy;
   private readonly leaseTtlMs: number;
@@ -78,9 +83,9 @@ export class Runner {
   async begin(): Promise<void> {
     await this.deps.scheduler.start((job) => this.onTimer(job));
     const every = Math.max(200, Math.floor(this.leaseTtlMs / 3));
-    this.heartbeat = setInterval(() => void this.tick().catch((error) => this.deps.log.warn({ err: describeError(error) }, 'heartbeat failed')), every);
+    this.heartbeat = setInterval(() => void this.tick(), every);
     this.heartbeat.unref();
-    await this.recover();
+    await this.recover().catch((error) => this.deps.log.warn({ err: describeError(error) }, 'recovery at start-up failed; the heartbeat will retry'));
   }
 
   private async onTimer(job: TimerJob): Promise<void> {
@@ -90,33 +95,55 @@ export class Runner {
 
   /** Renews the leases of the runs this replica drives; recovers runs nobody drives. */
   private async tick(): Promise<void> {
-    if (this.stopped) return;
-    const active = await this.deps.store.list({ active: true });
-    const activeIds = new Set(active.map((r) => r.id));
-    for (const [runId, lease] of this.driving) {
-      // A run may have ended on another replica (a click, a timer): stop driving it.
-      if (!activeIds.has(runId)) {
-        await this.release(runId);
-        continue;
+    // One sweep at a time: sweeps that pile up (a slow Redis) must not act twice.
+    if (this.stopped || this.ticking) return;
+    this.ticking = true;
+    try {
+      // Snapshot first: a run started or re-driven while the list is read is not ours to drop.
+      const driven = [...this.driving];
+      const active = await this.deps.store.list({ active: true });
+      const activeIds = new Set(active.map((r) => r.id));
+      for (const [runId, lease] of driven) {
+        try {
+          if (this.driving.get(runId) !== lease) continue;
+          // A run may have ended on another replica (a click, a timer): stop driving it.
+          if (!activeIds.has(runId)) {
+            await this.release(runId, lease);
+            continue;
+          }
+          const kept = await this.deps.coordination.renewLease(runId, lease, this.leaseTtlMs);
+          if (!kept && this.driving.get(runId) === lease) this.letGo(runId, 'lease taken over');
+        } catch (error) {
+          this.deps.log.warn({ runId, err: describeError(error) }, 'lease renewal failed');
+        }
       }
-      const kept = await this.deps.coordination.renewLease(runId, lease, this.leaseTtlMs);
-      if (!kept) this.letGo(runId, 'lease taken over');
+      await this.recover(active);
+    } catch (error) {
+      this.deps.log.warn({ err: describeError(error) }, 'heartbeat failed');
+    } finally {
+      this.ticking = false;
     }
-    await this.recover(active);
   }
 
   /** Resumes active runs whose driver's lease has expired (it crashed, or was killed). */
   async recover(active?: Run[]): Promise<number> {
     let resumed = 0;
     for (const run of active ?? (await this.deps.store.list({ active: true }))) {
-      if (this.stopped || this.driving.has(run.id) || run.status === 'verify-failed') continue;
-      if (await this.deps.coordination.leaseOf(run.id)) continue;
-      const lease = await this.deps.coordination.acquireLease(run.id, this.deps.replicaId, this.leaseTtlMs);
-      if (!lease) continue;
-      this.driving.set(run.id, lease);
-      this.deps.log.warn({ runId: run.id, status: run.status }, 'resuming a run whose driver stopped');
-      await this.dispatch(run.id, { type: 'resume', by: `replica ${this.deps.replicaId}` });
-      resumed++;
+      if (this.stopped || this.driving.has(run.id) || this.recovering.has(run.id) || run.status === 'verify-failed') continue;
+      this.recovering.add(run.id);
+      try {
+        if (await this.deps.coordination.leaseOf(run.id)) continue;
+        const lease = await this.deps.coordination.acquireLease(run.id, this.deps.replicaId, this.leaseTtlMs);
+        if (!lease) continue;
+        this.driving.set(run.id, lease);
+        this.deps.log.warn({ runId: run.id, status: run.status }, 'resuming a run whose driver stopped');
+        await this.dispatch(run.id, { type: 'resume', by: `replica ${this.deps.replicaId}` });
+        resumed++;
+      } catch (error) {
+        this.deps.log.warn({ runId: run.id, err: describeError(error) }, 'could not resume run; will try again');
+      } finally {
+        this.recovering.delete(run.id);
+      }
     }
     return resumed;
   }
@@ -192,7 +219,9 @@ export class Runner {
           const stored = { ...result.run, version: run.version + 1 };
           this.deps.onTransition?.(run, stored, this.deps.clock.now());
           this.deps.log.debug({ runId, event: ev.type, status: stored.status, version: stored.version }, 'transition');
-          if (result.effects.some((e) => WORK.has(e.type))) await this.drive(runId);
+          if (result.effects.some((e) => WORK.has(e.type))) {
+            await this.drive(runId).catch((error) => this.deps.log.warn({ runId, err: describeError(error) }, 'could not take the lease; the work goes ahead, guarded by the journal'));
+          }
           if (!isActive(stored)) await this.release(runId);
           this.execute(stored, result.effects, opts);
           this.refreshCard(runId);
@@ -204,17 +233,28 @@ export class Runner {
     });
   }
 
-  private async release(runId: string): Promise<void> {
+  private async release(runId: string, only?: Lease): Promise<void> {
     const lease = this.driving.get(runId);
+    if (only && lease !== only) return;
     this.driving.delete(runId);
     if (lease) await this.deps.coordination.releaseLease(runId, lease).catch(() => undefined);
   }
 
   private execute(run: Run, effects: RunEffect[], opts: { replyChannel?: string; quiet?: boolean } | undefined): void {
     for (const effect of effects) {
-      void this.executeOne(run, effect, opts).catch((error) => {
+      const work = this.executeOne(run, effect, opts).catch(async (error) => {
         this.deps.log.error({ runId: run.id, effect: effect.type, err: describeError(error) }, 'effect failed');
+        if (WORK.has(effect.type)) {
+          // Work whose outcome was lost (the store or journal failed) must not leave the run stuck:
+          // give up driving it, so the recovery sweep resumes it and reconciles what happened.
+          this.letGo(run.id, 'work failed');
+          await this.release(run.id);
+        }
       });
+      if (WORK.has(effect.type)) {
+        this.inFlight.add(work);
+        void work.finally(() => this.inFlight.delete(work));
+      }
     }
   }
 
@@ -299,7 +339,11 @@ export class Runner {
   private async reconcile(run: Run, effect: Extract<RunEffect, { type: 'reconcile' }>): Promise<RunEvent> {
     const { coordination, clock, targets } = this.deps;
     const log = this.deps.log.child({ runId: run.id, key: effect.key });
-    const record = await coordination.effectRecord(effect.key);
+    let record = await coordination.effectRecord(effect.key);
+    if (!record && !(await coordination.beginEffect(effect.key, this.deps.replicaId, clock.now()))) {
+      // The original executor journalled it just now: it is alive after all; read what it recorded.
+      record = await coordination.effectRecord(effect.key);
+    }
     if (record?.state === 'done') {
       log.info('action had completed before the restart; using its journalled result');
       return JSON.parse(record.result) as RunEvent;
@@ -368,6 +412,9 @@ export class Runner {
     this.stopped = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     for (const runId of [...this.verifications.keys()]) this.letGo(runId, 'shutting down');
+    // An action in flight must finish (and be journalled) before the lease goes: otherwise the
+    // replica that resumes the run would reconcile while the call is still on its way.
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, 15_000).unref())]);
     await this.deps.scheduler.stop().catch(() => undefined);
     await Promise.all([...this.driving.keys()].map((runId) => this.release(runId)));
   }

@@ -22,7 +22,8 @@ ${SERVICES.map((s) => `  ${s}:
     approvals: { required: 1, approvers: [U0BOB, U0CAROL] }
     runbooks: { up: scale-up-replicas }`).join('\n')}
 `;
-const LEASE_MS = 1500;
+// Long enough that a busy CI machine does not miss a renewal (a spurious resume), short enough to test.
+const LEASE_MS = 4000;
 
 let kube: KubeApiServer;
 let slack: SlackApiServer;

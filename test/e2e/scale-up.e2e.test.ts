@@ -114,7 +114,8 @@ describe('/scale <service> <replicas>: the happy path', () => {
     const scalePatches = patches(/\/deployments\/api-gateway\/scale$/);
     expect(scalePatches).toHaveLength(1);
     expect(scalePatches[0]!.contentType).toContain('application/merge-patch+json');
-    expect(scalePatches[0]!.body).toEqual({ spec: { replicas: 10 } });
+    // Guarded by the resourceVersion it read: a concurrent writer makes it fail, not overwrite.
+    expect(scalePatches[0]!.body).toEqual({ metadata: { resourceVersion: expect.stringMatching(/^\d+$/) }, spec: { replicas: 10 } });
     // Never a write to the whole Deployment.
     expect(kube.requests.filter((r) => r.method !== 'GET' && /\/deployments\/api-gateway$/.test(r.path))).toHaveLength(0);
     expect(kube.getDeployment('prod', 'api-gateway')!.status?.readyReplicas).toBe(10);
@@ -186,7 +187,7 @@ describe('refusals and endings', () => {
     await tickAll(runId);
     await driver.press(card(runId), 'approve', 'U0BOB');
     const c = await cardShows(runId, 'Finished: dry run');
-    await threadShows(c.ts, '`PATCH /apis/apps/v1/namespaces/prod/deployments/dry/scale (merge patch) {"spec":{"replicas":11}}`');
+    await threadShows(c.ts, '`PATCH /apis/apps/v1/namespaces/prod/deployments/dry/scale (merge patch, only if its resourceVersion is unchanged) {"spec":{"replicas":11}}`');
     expect(patches(/\/deployments\/dry/)).toHaveLength(0);
   }, 30_000);
 
@@ -209,7 +210,7 @@ describe('HPA-managed Deployment', () => {
     await cardShows(runId, 'Verified in', 15_000);
     const hpaPatches = patches(/horizontalpodautoscalers\/worker$/);
     expect(hpaPatches).toHaveLength(1);
-    expect(hpaPatches[0]!.body).toEqual({ spec: { minReplicas: 12, maxReplicas: 12 } });
+    expect(hpaPatches[0]!.body).toEqual({ metadata: { resourceVersion: expect.stringMatching(/^\d+$/) }, spec: { minReplicas: 12, maxReplicas: 12 } });
     expect(patches(/\/deployments\/worker\/scale$/)).toHaveLength(0);
     await threadShows(c.ts, '3 replicas (HPA 3..10) →');
   }, 30_000);
@@ -222,7 +223,7 @@ describe('the plan that was approved is the change that is made', () => {
     await tickAll(runId);
     await driver.press(card(runId), 'approve', 'U0BOB');
     await cardShows(runId, 'Verified in', 15_000);
-    expect(patches(/horizontalpodautoscalers\/worker2$/).map((p) => p.body)).toEqual([{ spec: { minReplicas: 8 } }]);
+    expect(patches(/horizontalpodautoscalers\/worker2$/).map((p) => p.body)).toEqual([{ metadata: { resourceVersion: expect.stringMatching(/^\d+$/) }, spec: { minReplicas: 8 } }]);
   }, 30_000);
 
   it('a target changed by someone else after the checks is not overwritten', async () => {
@@ -272,7 +273,7 @@ describe('a stuck rollout', () => {
       kube.stallScheduling(false);
     }
     const scalePatches = patches(/\/deployments\/reports\/scale$/);
-    expect(scalePatches.map((p) => p.body)).toEqual([{ spec: { replicas: 12 } }, { spec: { replicas: 5 } }]);
+    expect(scalePatches.map((p) => p.body)).toEqual([{ metadata: { resourceVersion: expect.stringMatching(/^\d+$/) }, spec: { replicas: 12 } }, { metadata: { resourceVersion: expect.stringMatching(/^\d+$/) }, spec: { replicas: 5 } }]);
     await waitFor(() => slack.channelMessages('C0INFRA').find((m) => m.text?.includes('was rolled back after a failed verification: back to 5 replicas')));
   }, 60_000);
 });

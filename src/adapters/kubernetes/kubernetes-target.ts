@@ -10,6 +10,7 @@ import { formatDuration } from '../../workflows/duration.ts';
 import { podsThatFit, type NodeRoom } from './node-capacity.ts';
 import { formatBytes, formatCpu, parseQuantity } from './quantity.ts';
 import { describeKubeError, withRetries } from './kube-errors.ts';
+import { AbortError } from 'p-retry';
 
 export interface KubernetesTargetConfig {
   namespace: string;
@@ -71,13 +72,20 @@ export class KubernetesTarget implements ScaleTarget {
     return list.items.find((h) => h.spec?.scaleTargetRef.kind === 'Deployment' && h.spec.scaleTargetRef.name === deployment);
   }
 
-  private call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * One API call with a timeout and retries. With `conflicts: 'fail'` a 409 is not retried but
+   * thrown as a ConflictError (a resourceVersion precondition failed: read again and decide again).
+   */
+  private call<T>(what: string, fn: () => Promise<T>, opts: { conflicts?: 'retry' | 'fail' } = {}): Promise<T> {
     const attempt = () =>
       withTimeout(fn(), CALL_TIMEOUT_MS, `no answer within ${CALL_TIMEOUT_MS / 1000}s`).catch((error: unknown) => {
         this.onError((error as { code?: number }).code ?? 'network');
+        if (opts.conflicts === 'fail' && error instanceof k8s.ApiException && error.code === 409) throw new AbortError(new ConflictError(describeKubeError(what, error)));
         throw error;
       });
     return withRetries(attempt).catch((error) => {
+      const cause = error instanceof AbortError ? error.originalError : error;
+      if (cause instanceof ConflictError) throw cause;
       throw new Error(describeKubeError(what, error));
     });
   }
@@ -90,7 +98,7 @@ export class KubernetesTarget implements ScaleTarget {
       const body = { spec: { replicas } };
       return {
         summary: `Set ${this.label} replicas ${current} → ${replicas}`,
-        calls: [`PATCH ${this.scalePath} (merge patch) ${JSON.stringify(body)}`],
+        calls: [`PATCH ${this.scalePath} (merge patch, only if its resourceVersion is unchanged) ${JSON.stringify(body)}`],
         operation: { type: 'set-replicas', replicas, from: current },
         undo: { type: 'set-replicas', replicas: current, from: replicas },
         before,
@@ -120,7 +128,7 @@ export class KubernetesTarget implements ScaleTarget {
     return {
       summary: `Set HPA ${this.config.namespace}/${name} minReplicas ${min} → ${replicas}${newMax !== max ? ` and maxReplicas ${max} → ${newMax}` : ` (maxReplicas stays ${max})`}`,
       note: `HPA ${name} manages this Deployment, so scaling the Deployment alone would be undone by it: its minReplicas is raised instead. The previous bounds ${min}..${max} are recorded for rollback.`,
-      calls: [`PATCH ${this.hpaPath(name)} (merge patch) ${JSON.stringify(hpaPatchBody(operation))}`],
+      calls: [`PATCH ${this.hpaPath(name)} (merge patch, only if its resourceVersion is unchanged) ${JSON.stringify(hpaPatchBody(operation))}`],
       operation,
       undo,
       before: { ...before, hpa: { name, minReplicas: min, maxReplicas: max } },
@@ -130,36 +138,46 @@ export class KubernetesTarget implements ScaleTarget {
     };
   }
 
+  /**
+   * Applies one operation as a compare-and-set on the object's resourceVersion: read, check it is
+   * still as planned (`from`), patch with that resourceVersion. A concurrent writer (a status
+   * update, or another replica reconciling after a crash) makes the patch fail with 409; then it
+   * reads again and decides again. A target already as requested counts as applied, never twice.
+   */
   async apply(operation: TargetOperation): Promise<ApplyResult> {
     const { namespace, deployment: name } = this.config;
-    if (operation.type === 'set-replicas') {
-      const scale = await this.call(`read the scale of ${this.label}`, () => this.apps.readNamespacedDeploymentScale({ name, namespace }));
-      const current = scale.spec?.replicas ?? 0;
-      if (operation.from !== undefined && current !== operation.from) {
-        throw new Error(`${this.label} changed since the plan was made: it has ${current} replicas, the plan expected ${operation.from}. Nothing was changed; request again so the checks and approval see the current state`);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        if (operation.type === 'set-replicas') {
+          const scale = await this.call(`read the scale of ${this.label}`, () => this.apps.readNamespacedDeploymentScale({ name, namespace }));
+          const current = scale.spec?.replicas ?? 0;
+          const before = { replicas: operation.from ?? current, readyReplicas: scale.status?.replicas ?? 0 };
+          if (current === operation.replicas) return { before, after: { replicas: current, readyReplicas: scale.status?.replicas ?? 0 } };
+          if (operation.from !== undefined && current !== operation.from) {
+            throw new Error(`${this.label} changed since the plan was made: it has ${current} replicas, the plan expected ${operation.from}. Nothing was changed; request again so the checks and approval see the current state`);
+          }
+          const body = { metadata: { resourceVersion: scale.metadata?.resourceVersion }, spec: { replicas: operation.replicas } };
+          const patched = await this.call(`patch the scale of ${this.label}`, () => this.apps.patchNamespacedDeploymentScale({ name, namespace, body }, MERGE_PATCH), { conflicts: 'fail' });
+          return { before, after: { replicas: patched.spec?.replicas ?? operation.replicas, readyReplicas: patched.status?.replicas ?? 0 } };
+        }
+        const hpaName = operation.hpa;
+        const current = await this.call(`read HPA ${namespace}/${hpaName}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: hpaName, namespace }));
+        const hpaState = (h: Hpa) => ({ name: hpaName, minReplicas: h.spec?.minReplicas ?? 1, maxReplicas: h.spec?.maxReplicas ?? 0 });
+        const bounds = hpaState(current);
+        const before = { replicas: current.status?.currentReplicas ?? 0, readyReplicas: current.status?.currentReplicas ?? 0, hpa: operation.from ? { name: hpaName, ...operation.from } : bounds };
+        const done = bounds.minReplicas === operation.minReplicas && (operation.maxReplicas === undefined || bounds.maxReplicas === operation.maxReplicas);
+        if (done) return { before, after: { ...before, hpa: bounds } };
+        if (operation.from && (bounds.minReplicas !== operation.from.minReplicas || bounds.maxReplicas !== operation.from.maxReplicas)) {
+          throw new Error(`HPA ${namespace}/${hpaName} changed since the plan was made: its bounds are ${bounds.minReplicas}..${bounds.maxReplicas}, the plan expected ${operation.from.minReplicas}..${operation.from.maxReplicas}. Nothing was changed; request again so the checks and approval see the current state`);
+        }
+        const body = { metadata: { resourceVersion: current.metadata?.resourceVersion }, ...hpaPatchBody(operation) };
+        const patched = await this.call(`patch HPA ${namespace}/${hpaName}`, () => this.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name: hpaName, namespace, body }, MERGE_PATCH), { conflicts: 'fail' });
+        return { before, after: { replicas: Math.max(patched.status?.desiredReplicas ?? 0, operation.minReplicas), readyReplicas: patched.status?.currentReplicas ?? 0, hpa: hpaState(patched) } };
+      } catch (error) {
+        if (error instanceof ConflictError && attempt < 5) continue;
+        throw error instanceof ConflictError ? new Error(error.message) : error;
       }
-      const patched = await this.call(`patch the scale of ${this.label}`, () =>
-        this.apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas: operation.replicas } } }, MERGE_PATCH),
-      );
-      return {
-        before: { replicas: current, readyReplicas: scale.status?.replicas ?? 0 },
-        after: { replicas: patched.spec?.replicas ?? operation.replicas, readyReplicas: patched.status?.replicas ?? 0 },
-      };
     }
-    const hpaName = operation.hpa;
-    const current = await this.call(`read HPA ${namespace}/${hpaName}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: hpaName, namespace }));
-    const bounds = { minReplicas: current.spec?.minReplicas ?? 1, maxReplicas: current.spec?.maxReplicas ?? 0 };
-    if (operation.from && (bounds.minReplicas !== operation.from.minReplicas || bounds.maxReplicas !== operation.from.maxReplicas)) {
-      throw new Error(`HPA ${namespace}/${hpaName} changed since the plan was made: its bounds are ${bounds.minReplicas}..${bounds.maxReplicas}, the plan expected ${operation.from.minReplicas}..${operation.from.maxReplicas}. Nothing was changed; request again so the checks and approval see the current state`);
-    }
-    const patched = await this.call(`patch HPA ${namespace}/${hpaName}`, () =>
-      this.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name: hpaName, namespace, body: hpaPatchBody(operation) }, MERGE_PATCH),
-    );
-    const hpaState = (h: Hpa) => ({ name: hpaName, minReplicas: h.spec?.minReplicas ?? 1, maxReplicas: h.spec?.maxReplicas ?? 0 });
-    return {
-      before: { replicas: current.status?.currentReplicas ?? 0, readyReplicas: current.status?.currentReplicas ?? 0, hpa: hpaState(current) },
-      after: { replicas: Math.max(patched.status?.desiredReplicas ?? 0, operation.minReplicas), readyReplicas: patched.status?.currentReplicas ?? 0, hpa: hpaState(patched) },
-    };
   }
 
   async reconcile(operation: TargetOperation): ReturnType<ScaleTarget['reconcile']> {
@@ -407,6 +425,9 @@ export class KubernetesTarget implements ScaleTarget {
     });
   }
 }
+
+/** A resourceVersion precondition failed: someone wrote in between. */
+class ConflictError extends Error {}
 
 function hpaPatchBody(op: Extract<TargetOperation, { type: 'set-hpa-bounds' }>): { spec: { minReplicas: number; maxReplicas?: number } } {
   return { spec: { minReplicas: op.minReplicas, ...(op.maxReplicas !== undefined ? { maxReplicas: op.maxReplicas } : {}) } };

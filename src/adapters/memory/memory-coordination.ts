@@ -73,6 +73,7 @@ export class MemoryCoordination implements Coordination {
   }
 
   async completeEffect(key: string, owner: string, at: number, result: string): Promise<void> {
+    if (this.effects.get(key)?.state === 'done') return;
     this.effects.set(key, { state: 'done', owner, at, result });
   }
 

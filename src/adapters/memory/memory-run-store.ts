@@ -35,7 +35,9 @@ export class MemoryRunStore implements RunStore {
 
   async claimTarget(targetKey: string, runId: string): Promise<ClaimResult> {
     const holder = this.holders.get(targetKey);
-    if (holder && holder !== runId) return { claimed: false, holder };
+    // A holder whose run has finished (its release was lost) is replaced.
+    const held = holder ? this.runs.get(holder) : undefined;
+    if (holder && holder !== runId && !(held && !isActive(held))) return { claimed: false, holder };
     this.holders.set(targetKey, runId);
     return { claimed: true };
   }

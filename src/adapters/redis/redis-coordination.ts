@@ -69,6 +69,14 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 return 0
 `);
 
+// KEYS: effect. ARGV: record json, ttl ms. Writes unless a 'done' record is already there.
+const COMPLETE_ONCE = new LuaScript(`
+local current = redis.call('GET', KEYS[1])
+if current and string.find(current, '"state":"done"', 1, true) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`);
+
 export class RedisCoordination implements Coordination {
   private readonly prefix: string;
   private readonly effectTtlMs: number;
@@ -124,7 +132,8 @@ export class RedisCoordination implements Coordination {
 
   async completeEffect(key: string, owner: string, at: number, result: string): Promise<void> {
     const record: EffectRecord = { state: 'done', owner, at, result };
-    await this.redis.set(this.effectKey(key), JSON.stringify(record), 'PX', this.effectTtlMs);
+    // The first outcome recorded stands: a slow executor cannot overwrite a reconciled result.
+    await COMPLETE_ONCE.run(this.redis, [this.effectKey(key)], [JSON.stringify(record), this.effectTtlMs]);
   }
 
   async effectRecord(key: string): Promise<EffectRecord | undefined> {

@@ -51,9 +51,16 @@ return 1
 `);
 
 // KEYS: target. ARGV: runId. Returns the holder after the call (ARGV[1] when claimed).
+// KEYS: target, active index. ARGV: runId, run key prefix.
+// A holder whose run exists but is no longer active (its release was lost to a crash) is replaced.
 const CLAIM = new LuaScript(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX') then return ARGV[1] end
-return redis.call('GET', KEYS[1])
+local holder = redis.call('GET', KEYS[1])
+if holder ~= ARGV[1] and redis.call('EXISTS', ARGV[2] .. holder) == 1 and not redis.call('ZSCORE', KEYS[2], holder) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return ARGV[1]
+end
+return holder
 `);
 
 // KEYS: target. ARGV: runId.
@@ -137,7 +144,7 @@ export class RedisRunStore implements RunStore {
   }
 
   async claimTarget(targetKey: string, runId: string): Promise<ClaimResult> {
-    const holder = await CLAIM.run(this.redis, [this.targetKey(targetKey)], [runId]);
+    const holder = await CLAIM.run(this.redis, [this.targetKey(targetKey), `${this.prefix}runs:active`], [runId, `${this.prefix}run:`]);
     if (holder === runId) return { claimed: true };
     if (typeof holder !== 'string') throw new Error(`claiming ${targetKey}: unexpected reply ${String(holder)}`);
     return { claimed: false, holder };
