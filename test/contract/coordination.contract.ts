@@ -127,6 +127,16 @@ export function coordinationContract(implementation: string, open: () => Promise
       });
     });
 
+    describe('effect outcomes', () => {
+      it('the first outcome recorded stands: a late executor cannot overwrite a reconciled result', async () => {
+        const { coordination: c } = await open();
+        expect(await c.beginEffect('run-z/scale', 'replica-1', 1)).toBe(true);
+        await c.completeEffect('run-z/scale', 'replica-2', 2, 'reconciled: applied');
+        await c.completeEffect('run-z/scale', 'replica-1', 3, 'late: failed');
+        expect(await c.effectRecord('run-z/scale')).toMatchObject({ state: 'done', owner: 'replica-2', result: 'reconciled: applied' });
+      });
+    });
+
     describe('effect journal', () => {
       it('records started, then done with the result', async () => {
         const { coordination: c } = await open();

@@ -25,6 +25,18 @@ export function makeRun(id: string, opts: { createdAt?: number; service?: string
 
 export function runStoreContract(implementation: string, open: () => Promise<RunStore>): void {
   describe(`RunStore contract: ${implementation}`, () => {
+    it('a target held by a finished run (its release was lost) can be claimed; one held by an active run cannot', async () => {
+      const store = await open();
+      const holder = makeRun('run-holder', { status: 'awaiting' });
+      await store.create(holder);
+      expect(await store.claimTarget('kubernetes/x', 'run-holder')).toEqual({ claimed: true });
+      expect(await store.claimTarget('kubernetes/x', 'run-next')).toEqual({ claimed: false, holder: 'run-holder' });
+      const stored = (await store.get('run-holder'))!;
+      expect(await store.compareAndSet({ ...stored, status: 'succeeded' }, stored.version)).toBe(true);
+      expect(await store.claimTarget('kubernetes/x', 'run-next')).toEqual({ claimed: true });
+      expect(await store.claimTarget('kubernetes/x', 'run-third')).toEqual({ claimed: false, holder: 'run-next' });
+    });
+
     it('creates a run at version 1 and reads back an equal copy', async () => {
       const store = await open();
       const run = { ...makeRun('run-a'), version: 7 };
