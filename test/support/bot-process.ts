@@ -66,6 +66,10 @@ export async function startBot(opts: BotOptions): Promise<BotProcess> {
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // A bot must not outlive the test process that started it (a timed-out or interrupted run).
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.removeListener('exit', reap));
   const logs: string[] = [];
   const stderr: string[] = [];
   child.stdout!.setEncoding('utf8').on('data', (d: string) => logs.push(...d.split('\n').filter(Boolean)));

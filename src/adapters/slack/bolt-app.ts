@@ -127,18 +127,18 @@ export function registerListeners(app: BoltApp, makeContext: CommandContextFacto
       await ack({ response_type: 'ephemeral', text: 'scalebot is restarting; nothing was done. Try again in a few seconds.' });
       return;
     }
-    if (command.trigger_id && !(await firstSeen(`command:${command.trigger_id}`))) {
-      await ack();
-      log.info({ trigger: command.trigger_id }, 'duplicate /scale delivery ignored');
-      return;
-    }
     const parsed = parseScaleCommand(command.text ?? '');
     if (!parsed.ok) {
-      // Refusals that need no lookup are answered in the ack itself.
+      // Refusals that need no lookup are answered in the ack itself (a duplicate is harmless).
       await ack({ response_type: 'ephemeral', text: parsed.error });
       return;
     }
+    // Ack first: the dedupe is a store round trip, and Slack allows 3 seconds.
     await ack();
+    if (command.trigger_id && !(await firstSeen(`command:${command.trigger_id}`))) {
+      log.info({ trigger: command.trigger_id }, 'duplicate /scale delivery ignored');
+      return;
+    }
     const ctx = makeContext(command.user_id, command.channel_id);
     try {
       const text = await runCommand(ctx, parsed.command);
