@@ -31,6 +31,12 @@ async function main(): Promise<number> {
     return 1;
   }
   log.info({ mode: env.SLACK_APP_TOKEN ? 'socket' : 'http', port: env.PORT, services: Object.keys(config.catalog.services) }, 'scalebot started');
+  // A malformed request can make a library reject a promise nobody awaits (Bolt's HTTP receiver on a
+  // body of `null`); Node would end the process and, with in-process state, every active run. Log it
+  // and keep serving: run state lives in the stores and every change is compare-and-set.
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection: one request was dropped; the bot keeps running');
+  });
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down: no new work, finishing what is in flight, releasing leases');
     // Within a pod's default 30 s grace period, whatever happens.

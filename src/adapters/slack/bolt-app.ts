@@ -100,10 +100,12 @@ export function registerListeners(app: BoltApp, makeContext: CommandContextFacto
   const { firstSeen } = hooks;
   // Requests from another workspace (a wrong team id in a signed request) are refused, not served.
   app.use(async (args) => {
-    const body = args.body as { team_id?: string; team?: { id?: string } | null; user?: { team_id?: string } };
-    const team = body.team_id ?? body.team?.id ?? body.user?.team_id;
+    const body = args.body as { team_id?: unknown; team?: { id?: unknown } | null; user?: { team_id?: unknown } | null };
+    // Every team id the request carries must be ours, and it must carry one: fail closed.
+    const teams = [body.team_id, body.team?.id, body.user?.team_id].filter((t) => t !== undefined && t !== null);
     const ours = hooks.teamId();
-    if (ours && team && team !== ours) {
+    const team = String(teams.find((t) => t !== ours) ?? teams[0] ?? '(none)');
+    if (ours && (teams.length === 0 || teams.some((t) => t !== ours))) {
       log.warn({ team }, 'request from another workspace refused');
       const text = `This scalebot serves one workspace only; this request came from another (${team.slice(0, 20)}). Nothing was done.`;
       const { ack, respond } = args as unknown as { ack?: (r?: unknown) => Promise<void>; respond?: (r: unknown) => Promise<unknown> };
