@@ -68,7 +68,7 @@ export function createSlackApp(opts: SlackAppOptions): BoltApp {
       );
     },
   };
-  return new App({
+  const app = new App({
     token: opts.botToken,
     ...(socketMode ? { socketMode: true, appToken: opts.appToken, installerOptions: { port: opts.port } } : { signingSecret: opts.signingSecret, port: opts.port }),
     customRoutes: [jsonRoute('/healthz', opts.health), jsonRoute('/readyz', opts.ready), metricsRoute],
@@ -79,6 +79,31 @@ export function createSlackApp(opts: SlackAppOptions): BoltApp {
       retryConfig: { retries: opts.retries ?? 3, factor: 2, minTimeout: 500, maxTimeout: 5000 },
     },
   });
+  if (!socketMode) refuseFutureTimestamps(app);
+  return app;
+}
+
+/**
+ * Bolt refuses requests signed more than 5 minutes ago, but not ones dated in the future (even
+ * "Infinity"): a captured-and-future-dated request would stay replayable. Refuse them with 401 in
+ * front of Bolt's receiver (which reads `requestListener` on every request).
+ */
+function refuseFutureTimestamps(app: BoltApp): void {
+  const receiver = (app as unknown as { receiver?: { requestListener?: (req: IncomingMessage, res: ServerResponse) => void } }).receiver;
+  const original = receiver?.requestListener;
+  if (!receiver || !original) return;
+  receiver.requestListener = (req, res) => {
+    const header = req.headers['x-slack-request-timestamp'];
+    if (req.method === 'POST' && header !== undefined) {
+      const ts = Number(header);
+      if (!Number.isFinite(ts) || ts > Date.now() / 1000 + 300) {
+        res.writeHead(401, { 'content-type': 'text/plain' });
+        res.end('Request timestamp is not within five minutes of now; refused.');
+        return;
+      }
+    }
+    original(req, res);
+  };
 }
 
 type ActionArgs = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
