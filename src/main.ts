@@ -38,23 +38,30 @@ async function main(): Promise<number> {
     log.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection: one request was dropped; the bot keeps running');
   });
   const shutdown = (signal: string) => {
-    log.info({ signal }, 'shutting down: no new work, finishing what is in flight, releasing leases');
-    // Within a pod's default 30 s grace period, whatever happens.
-    setTimeout(() => {
-      log.warn('shutdown took too long; exiting');
-      process.exit(0);
-    }, 25_000).unref();
+    // The deadline first: nothing below (not even a log write to a closed stdout) may keep the
+    // process past a pod's grace period.
+    setTimeout(() => process.exit(0), 25_000).unref();
+    const say = (fn: () => void) => {
+      try {
+        fn();
+      } catch {
+        // logging must never block shutdown
+      }
+    };
+    say(() => log.info({ signal }, 'shutting down: no new work, finishing what is in flight, releasing leases'));
     void bot.stop().then(
       () => {
-        log.info('stopped');
+        say(() => log.info('stopped'));
         process.exit(0);
       },
       (error) => {
-        log.error({ err: (error as Error).message }, 'error while stopping');
+        say(() => log.error({ err: (error as Error).message }, 'error while stopping'));
         process.exit(1);
       },
     );
   };
+  // A closed stdout (the supervisor went away) must not turn every log line into a crash or a hang.
+  process.stdout.on('error', () => undefined);
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
   return 0;
