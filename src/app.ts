@@ -3,8 +3,6 @@
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import bolt, { type App as BoltApp } from '@slack/bolt';
-
-const { webApi } = bolt;
 import type { Logger } from 'pino';
 import { kubernetesTargets, loadKubeConfig } from './adapters/kubernetes/kubernetes-targets.ts';
 import { createSlackApp, registerListeners } from './adapters/slack/bolt-app.ts';
@@ -23,6 +21,8 @@ import { memoryState, newReplicaId, redisState, type State } from './state.ts';
 import type { Runbook } from './workflows/runbook-schema.ts';
 
 export { BUILTIN_WORKFLOWS, PROJECT_ROOT } from './config/paths.ts';
+
+const { webApi } = bolt;
 
 export interface Configuration {
   catalog: Catalog;

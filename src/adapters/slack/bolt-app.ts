@@ -228,7 +228,7 @@ async function handleAction(args: ActionArgs, makeContext: CommandContextFactory
   } else {
     const value = decodeButtonValue(action.type === 'button' ? (action as ButtonAction).value : undefined);
     if (!value || `${ACTION_PREFIX}${value.i}` !== action.action_id) {
-      await tell('That button is not valid (its value does not match a scalebot card). Nothing was done.');
+      await tell('That button is not valid (its value does not match a scalebot card). Nothing was done; use the buttons on the run\'s current card (`/scale status` links it).');
       return;
     }
     runId = value.r;
