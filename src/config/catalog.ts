@@ -17,6 +17,49 @@ export const kubernetesTargetSchema = z.strictObject({
   hpa: k8sName.optional(),
 });
 
+/** A URL that may name environment variables for its secrets: "postgres://app:${DB_PASSWORD}@db:5432/app". */
+const sourceUrl = z.string().min(1).max(2000);
+const sourceName = /^[a-z][a-z0-9-]{0,31}$/;
+
+export const prometheusSourceSchema = z.strictObject({
+  kind: z.literal('prometheus'),
+  url: sourceUrl,
+  /** Named PromQL queries the runbook refers to by name (`with: { query: cpu }`). */
+  queries: z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,47}$/, 'a query name: lower-case letters, digits, "_" and "-"'), z.string().min(1).max(4000)).default({}),
+});
+export const postgresSourceSchema = z.strictObject({
+  kind: z.literal('postgres'),
+  url: sourceUrl,
+  /** The database whose connections count (pg_stat_activity.datname); the URL's database when absent. */
+  database: z.string().min(1).max(63).optional(),
+});
+export const redisSourceSchema = z.strictObject({ kind: z.literal('redis'), url: sourceUrl });
+export const queueSourceSchema = z.strictObject({
+  kind: z.literal('queue'),
+  url: sourceUrl,
+  /** The queue (BullMQ/Bull queue name, or the Redis list key for `list`). */
+  name: z.string().min(1).max(200),
+  type: z.enum(['bullmq', 'bull', 'list']).default('bullmq'),
+  /** BullMQ/Bull key prefix. */
+  prefix: z.string().min(1).max(100).default('bull'),
+});
+export const httpSourceSchema = z.strictObject({
+  kind: z.literal('http'),
+  url: sourceUrl,
+  headers: z.record(z.string(), z.string()).optional(),
+});
+export const sourceSchema = z.discriminatedUnion('kind', [prometheusSourceSchema, postgresSourceSchema, redisSourceSchema, queueSourceSchema, httpSourceSchema]);
+
+/** "Do not scale down" windows, in the catalog's time zone: e.g. weekdays 08:00-18:00. */
+export const peakWindowSchema = z.strictObject({
+  days: z.array(z.enum(['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'])).min(1).default(['mon', 'tue', 'wed', 'thu', 'fri']),
+  from: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'a time of day, HH:MM'),
+  to: z.string().regex(/^([01]\d|2[0-4]):[0-5]\d$/, 'a time of day, HH:MM'),
+  /** IANA time zone, e.g. Europe/Berlin; UTC when absent. */
+  tz: z.string().min(1).max(64).default('UTC'),
+  reason: z.string().max(200).optional(),
+});
+
 export const serviceSchema = z
   .strictObject({
     description: z.string().max(200).optional(),
@@ -35,7 +78,13 @@ export const serviceSchema = z
     /** Who may request runs (user or user-group IDs); anyone when absent. */
     requesters: z.array(slackId).optional(),
     channel: channel.optional(),
-    runbooks: z.strictObject({ up: z.string().optional() }).default({}),
+    runbooks: z.strictObject({ up: z.string().optional(), down: z.string().optional() }).default({}),
+    /** Numbers the runbooks' formulas use as `service.<name>`: pool size, RPS per pod, reserve… */
+    params: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, 'a parameter name: lower-case letters, digits and "_"'), z.number().finite()).default({}),
+    /** Where probes measure, by name (a step's `with: { source: <name> }`; the only one of its kind by default). */
+    sources: z.record(z.string().regex(sourceName, 'a source name: lower-case letters, digits and dashes'), sourceSchema).default({}),
+    /** When scale-downs are refused (peak hours). */
+    'peak-windows': z.array(peakWindowSchema).max(20).default([]),
   })
   .superRefine((s, ctx) => {
     const baseline = s.limits.baseline ?? s.limits.min;
@@ -68,6 +117,8 @@ export const catalogSchema = z.strictObject({
 export type Catalog = z.output<typeof catalogSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type KubernetesTarget = z.output<typeof kubernetesTargetSchema>;
+export type SourceConfig = z.output<typeof sourceSchema>;
+export type PeakWindow = z.output<typeof peakWindowSchema>;
 
 export function loadCatalog(file: string): Catalog {
   const parsed = parseYamlFile(file, catalogSchema);
@@ -80,9 +131,11 @@ export function catalogProblems(file: string, catalog: Catalog, runbookNames: Se
   const problems: Problem[] = [];
   const targets = new Map<string, string>();
   for (const [name, service] of Object.entries(catalog.services)) {
-    const up = service.runbooks.up;
-    if (up && !runbookNames.has(up)) {
-      problems.push({ file, path: `services.${name}.runbooks.up`, message: `no runbook named "${up}"; known: ${[...runbookNames].sort().join(', ') || 'none'}` });
+    for (const direction of ['up', 'down'] as const) {
+      const named = service.runbooks[direction];
+      if (named && !runbookNames.has(named)) {
+        problems.push({ file, path: `services.${name}.runbooks.${direction}`, message: `no runbook named "${named}"; known: ${[...runbookNames].sort().join(', ') || 'none'}` });
+      }
     }
     const key = targetKey(service);
     const other = targets.get(key);

@@ -64,6 +64,8 @@ export interface ProbeResult {
   summary: string;
   value?: number | string;
   threshold?: number | string;
+  /** Named numbers the runbook's expressions read (`waiting`, `max_connections`, …). */
+  values?: Record<string, number>;
   source: string;
   at: number;
   /** Extra lines of evidence (e.g. Pending pods and their scheduler messages). */
