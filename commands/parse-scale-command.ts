@@ -8,12 +8,15 @@ export type ScaleCommand =
   | { kind: 'status'; subject?: string }
   | { kind: 'cancel'; runId: string }
   | { kind: 'history'; service: string }
-  | { kind: 'scale'; service: string; replicas: number; reason?: string; dryRun: boolean };
+  /** `replicas` absent: a scale-down to the baseline, or "auto" (the runbook's target formula decides). */
+  | { kind: 'scale'; direction: 'up' | 'down'; service: string; replicas?: number; reason?: string; dryRun: boolean };
 
 export type ParseResult = { ok: true; command: ScaleCommand } | { ok: false; error: string };
 
 export const USAGE = [
   '`/scale <service> <replicas> [--reason "why"] [--dry-run]` — open a run that scales a service to <replicas>',
+  '`/scale <service> auto` — let the service\'s runbook compute the replicas (e.g. from the queue depth)',
+  '`/scale down <service> [to <replicas>]` — a gradual scale-down, to the baseline unless a number is given',
   '`/scale status [service|run]` — active runs with their phase and link',
   '`/scale cancel <run>` — cancel a run before execution (requester or an approver)',
   '`/scale history <service>` — the last runs of a service: who, what, outcome, how long',
@@ -84,7 +87,14 @@ export function parseScaleCommand(rawText: string): ParseResult {
     if (rest.length > 1) return extra(rest.slice(1), '`/scale history` takes one service');
     return { ok: true, command: { kind: 'history', service } };
   }
-  if (word === 'down' || word === 'plan' || word === 'event' || word === 'events') {
+  if (word === 'down') {
+    const service = rest[0];
+    if (service === undefined) return { ok: false, error: 'Which service? Use `/scale down <service> [to <replicas>]`, e.g. `/scale down pdf-worker to 3`.' };
+    const args = rest.slice(1);
+    if (args[0]?.toLowerCase() === 'to') args.shift();
+    return parseScaleRequest(service, args, 'down');
+  }
+  if (word === 'plan' || word === 'event' || word === 'events') {
     return { ok: false, error: `\`/scale ${word}\` is not available yet in this version.\n${USAGE}` };
   }
   return parseScaleRequest(first!, rest);
@@ -94,7 +104,7 @@ function extra(tokens: string[], why: string): ParseResult {
   return { ok: false, error: `Unexpected ${tokens.map(shown).join(' ')}: ${why}.` };
 }
 
-function parseScaleRequest(service: string, args: string[]): ParseResult {
+function parseScaleRequest(service: string, args: string[], direction: 'up' | 'down' = 'up'): ParseResult {
   if (!SERVICE.test(service)) {
     return { ok: false, error: `${shown(service)} is not a service name or a subcommand. Service names are lower-case letters, digits and dashes.\n${USAGE}` };
   }
@@ -119,12 +129,14 @@ function parseScaleRequest(service: string, args: string[]): ParseResult {
       return extra([arg], 'a request takes one replica count; put words in `--reason "…"`');
     }
   }
+  if (replicasText === undefined && direction === 'down') return { ok: true, command: { kind: 'scale', direction, service, reason, dryRun } };
   if (replicasText === undefined) {
-    return { ok: false, error: `How many replicas? Use \`/scale ${service} <replicas>\`, e.g. \`/scale ${service} 10 --reason "campaign"\`.` };
+    return { ok: false, error: `How many replicas? Use \`/scale ${service} <replicas>\`, e.g. \`/scale ${service} 10 --reason "campaign"\`, or \`/scale ${service} auto\` when its runbook computes them.` };
   }
+  if (direction === 'up' && replicasText.toLowerCase() === 'auto') return { ok: true, command: { kind: 'scale', direction, service, reason, dryRun } };
   if (!/^\d{1,6}$/.test(replicasText)) {
     const why = /^-\d/.test(replicasText) ? 'it cannot be negative' : /^\d+$/.test(replicasText) ? 'it is far too large' : 'it must be a whole number';
     return { ok: false, error: `${shown(replicasText)} is not a replica count: ${why}. Use a whole number within the service's limits, e.g. \`/scale ${service} 10\`.` };
   }
-  return { ok: true, command: { kind: 'scale', service, replicas: Number(replicasText), reason, dryRun } };
+  return { ok: true, command: { kind: 'scale', direction, service, replicas: Number(replicasText), reason, dryRun } };
 }

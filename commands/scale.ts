@@ -1,6 +1,6 @@
 // "/scale <service> <replicas>": refuses what the catalog forbids before anything starts, then
 // opens a run (one per target) and tells the person where its card is.
-import { DEFAULT_RUNBOOK } from '../src/config/runbooks.ts';
+import { DEFAULT_DOWN_RUNBOOK, DEFAULT_RUNBOOK } from '../src/config/runbooks.ts';
 import { serviceSnapshot } from '../src/config/service-snapshot.ts';
 import { describeStatus } from '../src/engine/transition.ts';
 import { mention, plain } from '../src/engine/text.ts';
@@ -18,13 +18,23 @@ export async function scale(ctx: CommandContext, command: Extract<ScaleCommand, 
   if (config.requesters && !(await runner.policy.isApprover(config.requesters, ctx.user))) {
     return `You may not request scaling of \`${command.service}\`: the catalog allows requests from ${config.requesters.map((r) => (r.startsWith('S') ? `<!subteam^${r}>` : mention(r))).join(', ')}.`;
   }
-  const { min, max } = service.limits;
-  if (command.replicas < min || command.replicas > max) {
+  const { min, max, baseline } = service.limits;
+  const down = command.direction === 'down';
+  if (command.replicas !== undefined && (command.replicas < min || command.replicas > max)) {
     return `Refused: ${command.replicas} replicas is outside the limits of \`${command.service}\` (min ${min}, max ${max}). Ask for a value from ${min} to ${max}, or change the limits in the catalog.`;
   }
-  const runbookName = config.runbooks.up ?? DEFAULT_RUNBOOK;
+  if (down && command.replicas !== undefined && command.replicas < baseline) {
+    return `Refused: ${command.replicas} replicas is below the baseline of \`${command.service}\` (${baseline}); scale-downs stop at the baseline. Use \`/scale down ${command.service}\` to return to it.`;
+  }
+  const runbookName = (down ? config.runbooks.down : config.runbooks.up) ?? (down ? DEFAULT_DOWN_RUNBOOK : DEFAULT_RUNBOOK);
   const runbook = runbooks.get(runbookName);
   if (!runbook) return `The runbook \`${runbookName}\` for \`${command.service}\` is not loaded; check the catalog and workflows/.`;
+  if (runbook.direction !== 'any' && runbook.direction !== command.direction) {
+    return `Refused: the runbook \`${runbookName}\` for \`${command.service}\` scales ${runbook.direction}, and this request scales ${command.direction}. Fix \`runbooks.${command.direction}\` in the catalog.`;
+  }
+  if (!down && command.replicas === undefined && !runbook.target) {
+    return `The runbook \`${runbookName}\` for \`${command.service}\` has no target formula, so it cannot compute the replicas: ask for a number, e.g. \`/scale ${command.service} ${Math.min(max, baseline + 1)}\`.`;
+  }
 
   const started = await runner.start(service, runbook, {
     replicas: command.replicas,

@@ -1,5 +1,6 @@
 // "/scale status [service|run]": active runs with their phase and a link to the card.
 import { describeStatus } from '../src/engine/transition.ts';
+import { targetWords } from '../src/engine/common.ts';
 import { isActive, type Run } from '../src/engine/run.ts';
 import { mention } from '../src/engine/text.ts';
 import type { CommandContext, CommandReply } from './command-context.ts';
@@ -7,7 +8,7 @@ import type { CommandContext, CommandReply } from './command-context.ts';
 async function line(ctx: CommandContext, run: Run): Promise<string> {
   const link = run.card ? await ctx.chat.permalink(run.card).catch(() => undefined) : undefined;
   const from = run.plan ? `${run.plan.before.replicas} → ` : '';
-  return `• \`${run.id}\` *${run.service.name}* ${from}${run.request.replicas}${run.request.dryRun ? ' (dry run)' : ''} — ${describeStatus(run)}, requested by ${mention(run.request.requester)}${link ? ` · <${link}|card>` : ''}`;
+  return `• \`${run.id}\` *${run.service.name}*${run.runbook.direction === 'down' ? ' down' : ''} ${from}${targetWords(run)}${run.request.dryRun ? ' (dry run)' : ''} — ${describeStatus(run)}, requested by ${mention(run.request.requester)}${link ? ` · <${link}|card>` : ''}`;
 }
 
 export async function status(ctx: CommandContext, subject: string | undefined): Promise<CommandReply> {

@@ -5,6 +5,7 @@ import { runbookSchema, type Runbook } from '../workflows/runbook-schema.ts';
 import { parseYamlFile, type Problem } from './problems.ts';
 
 export const DEFAULT_RUNBOOK = 'scale-up';
+export const DEFAULT_DOWN_RUNBOOK = 'scale-down';
 
 export interface LoadedRunbooks {
   runbooks: Map<string, Runbook>;

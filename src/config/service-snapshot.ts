@@ -14,5 +14,7 @@ export function serviceSnapshot(catalog: Catalog, name: string): ServiceSnapshot
     limits: service.limits,
     approvals: { required: service.approvals.required, approvers: service.approvals.approvers },
     channel: service.channel ?? catalog.channel,
+    params: { ...service.params },
+    peakWindows: service['peak-windows'].map((w) => ({ ...w, days: [...w.days] })),
   };
 }

@@ -1,6 +1,8 @@
 // The run card as a platform-neutral model: what a person sees and may press. The Slack adapter
 // renders it to Block Kit; tests snapshot both.
-import { blockingProblems, describeStatus, formatState, openManualSteps, requiredApprovals, rollbackWords, ROLLBACK_STEP, ROLLBACK_VERIFY_STEP } from './transition.ts';
+import { blockingProblems, describeStatus, formatState, gradualPath, openManualSteps, requiredApprovals, rollbackWords, ROLLBACK_STEP, ROLLBACK_VERIFY_STEP } from './transition.ts';
+import { targetWords } from './common.ts';
+import { currentOf } from './verdict.ts';
 import { isActive, type Run, type StepState } from './run.ts';
 import { list, mention, mentionAny, plain } from './text.ts';
 import { formatDuration } from '../workflows/duration.ts';
@@ -69,6 +71,7 @@ const PHASE_TITLES: Record<PhaseName, string> = {
   'pre-scale': 'Pre-scale checks',
   approve: 'Approval',
   execute: 'Execute',
+  'scale-down': 'Scale down, step by step',
   verify: 'Verify',
 };
 
@@ -78,7 +81,7 @@ export function cardView(run: Run): CardView {
   const facts = [
     { label: 'Service', value: `${plain(service.name)}${service.description ? ` — ${plain(service.description)}` : ''}` },
     { label: 'Target', value: plain(service.targetLabel) },
-    { label: 'Replicas', value: `${current} → *${request.replicas}*` },
+    { label: 'Replicas', value: `${current} → *${targetWords(run)}*` },
     { label: 'Limits', value: `min ${service.limits.min} · baseline ${service.limits.baseline} · max ${service.limits.max}` },
     { label: 'Requested by', value: mention(request.requester) },
     { label: 'Reason', value: request.reason ? plain(request.reason) : '_none given_' },
@@ -86,7 +89,7 @@ export function cardView(run: Run): CardView {
   if (plan?.before.hpa) facts.push({ label: 'HPA', value: `${plain(plan.before.hpa.name)}: ${plan.before.hpa.minReplicas}..${plan.before.hpa.maxReplicas}` });
   if (request.dryRun) facts.push({ label: 'Mode', value: '*dry run* — nothing will be executed' });
 
-  const phases: CardPhase[] = PHASES.map((name) => phaseView(run, name));
+  const phases: CardPhase[] = PHASES.filter((name) => run.runbook.phases[name].length > 0).map((name) => phaseView(run, name));
   if (run.steps[ROLLBACK_STEP]) {
     phases.push({
       name: 'rollback',
@@ -101,7 +104,7 @@ export function cardView(run: Run): CardView {
   return {
     runId: run.id,
     evidenceRev: run.evidenceRev,
-    title: `Scale ${service.name}: ${current} → ${request.replicas}${request.dryRun ? ' (dry run)' : ''}`,
+    title: `${run.runbook.direction === 'down' ? 'Scale down' : 'Scale'} ${service.name}: ${current} → ${targetWords(run)}${request.dryRun ? ' (dry run)' : ''}`,
     status: { text: statusText(run), tone: TONES[run.status] },
     facts,
     plan: plan ? { summary: plan.summary, note: plan.note, calls: plan.calls } : undefined,
@@ -179,16 +182,41 @@ function phaseView(run: Run, name: PhaseName): CardPhase {
           id: step.id,
           title: step.title,
           state: state.status,
-          detail: state.error ? plain(state.error) : state.status === 'done' && run.after ? `now ${formatState(run.after)}` : run.plan ? plain(run.plan.summary) : undefined,
+          detail: state.error ? plain(state.error) : step.gradual ? gradualDetail(run, state) : state.status === 'done' && run.after ? `now ${formatState(run.after)}` : run.plan ? plain(run.plan.summary) : undefined,
         });
         break;
       case 'verify':
-        items.push(itemForVerify(step.title, state, step.id));
+        items.push({ ...itemForVerify(step.title, state, step.id), ...(state.doing === 'waiting' && state.wakeAt ? { detail: `${state.result ? `${plain(state.result.summary)}; ` : ''}${countdown(state.wakeAt, run.updatedAt, state.result ? 'measuring again' : 'settling until')}` } : {}) });
+        break;
+      case 'wait':
+        items.push({
+          id: step.id,
+          title: step.title,
+          state: state.status,
+          detail: state.doing === 'waiting' && state.wakeAt ? `${state.result ? `${plain(state.result.summary)}; ` : ''}${countdown(state.wakeAt, run.updatedAt, step.duration !== undefined ? 'until' : 'measuring again')}` : state.result ? plain(state.result.summary) : step.duration !== undefined ? `wait ${formatDuration(step.duration)}` : `until ${plain(step.until!.pass.text)}, at most ${formatDuration(step.timeout!)}`,
+        });
+        break;
+      case 'notify':
+        items.push({ id: step.id, title: step.title, state: state.status, detail: step.to === 'channel' ? 'posted in the channel' : 'posted in the thread' });
         break;
     }
   }
   const open = run.status === 'checking' || run.status === 'awaiting';
   return { name, title: PHASE_TITLES[name], items, ...(options.length ? { checklist: { open, options } } : {}) };
+}
+
+/** "until 14:32 (7m left at the last update)": Slack renders the time in the reader's zone. */
+function countdown(at: number, now: number, words: string): string {
+  return `${words} <!date^${Math.floor(at / 1000)}^{time}|${new Date(at).toISOString().slice(11, 16)} UTC> (${formatDuration(Math.max(0, at - now))} left at the last update)`;
+}
+
+function gradualDetail(run: Run, state: StepState): string {
+  const target = run.target;
+  const before = run.plan?.before.replicas;
+  const path = before !== undefined && target !== undefined ? [before, ...gradualPath(before, target)].join(' → ') : undefined;
+  const now = currentOf(run);
+  const parts = [path ? `path ${path}` : undefined, state.round ? `${state.round} step${state.round > 1 ? 's' : ''} done` : undefined, now !== undefined ? `now ${now}` : undefined];
+  return parts.filter(Boolean).join(' · ');
 }
 
 function itemForVerify(title: string, state: StepState, id = ROLLBACK_VERIFY_STEP): CardItem {

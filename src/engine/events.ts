@@ -1,6 +1,5 @@
 // Events the engine reacts to, and effects it asks the runner to carry out. Neither mentions Slack
 // or Kubernetes: adapters translate payloads into events and effects into API calls.
-import type { CheckProbe, VerifyProbe } from '../workflows/runbook-schema.ts';
 import type { Plan, ProbeResult, TargetOperation, TargetState } from './run.ts';
 
 export type AuditType =
@@ -16,7 +15,8 @@ export type AuditType =
   | 'action-done'
   | 'action-failed'
   | 'outcome'
-  | 'resume';
+  | 'resume'
+  | 'stopped';
 
 /** One line of the audit record; the runner adds when, which run and which service. */
 export interface AuditRecord {
@@ -37,8 +37,9 @@ export interface Actor {
 
 export type RunEvent =
   | { type: 'card-posted'; channel: string; ts: string }
-  | { type: 'plan-ready'; attempt: number; plan: Plan }
-  | { type: 'plan-failed'; attempt: number; error: string }
+  /** `step`: the plan of one round of a gradual scale-down (absent: the run's plan). */
+  | { type: 'plan-ready'; attempt: number; plan: Plan; step?: string }
+  | { type: 'plan-failed'; attempt: number; error: string; step?: string }
   | { type: 'probe-result'; step: string; attempt: number; result: ProbeResult }
   | { type: 'rerun-checks'; actor: Actor }
   | {
@@ -59,22 +60,24 @@ export type RunEvent =
   | { type: 'verify-passed'; step: string; attempt: number; result: ProbeResult }
   | { type: 'verify-failed'; step: string; attempt: number; result: ProbeResult }
   | { type: 'approve-rollback'; actor: Actor }
-  | { type: 'timer'; name: 'approval-expiry' }
+  /** 'approval-expiry', or `wake:<step>:<attempt>` (a wait ends, a measurement is due again). */
+  | { type: 'timer'; name: string }
   /** The replica driving this run stopped; another one picks up whatever was in flight. */
   | { type: 'resume'; by: string };
 
 export type RunEffect =
-  | { type: 'plan'; attempt: number; replicas: number }
-  | { type: 'probe'; step: string; attempt: number; probe: CheckProbe; replicas: number }
+  | { type: 'plan'; attempt: number; replicas: number; step?: string }
+  | { type: 'probe'; step: string; attempt: number; probe: string; params: Record<string, unknown>; replicas: number }
   | { type: 'execute'; step: string; key: string; operation: TargetOperation }
   /** An action that started but was never confirmed: read the target, never blindly repeat. */
   | { type: 'reconcile'; step: string; key: string; operation: TargetOperation }
   | { type: 'audit'; record: AuditRecord }
-  | { type: 'verify'; step: string; attempt: number; probe: VerifyProbe; expect: { replicas: number; atLeast: boolean }; deadline: number }
-  | { type: 'schedule'; at: number; name: 'approval-expiry' }
+  /** Follow the rollout until it matches `expect` or the deadline passes. */
+  | { type: 'verify'; step: string; attempt: number; expect: { replicas: number; atLeast: boolean }; deadline: number }
+  | { type: 'schedule'; at: number; name: string }
   /** A threaded reply under the card. */
   | { type: 'note'; text: string }
-  /** A message in the channel itself (outcomes). */
+  /** A message in the channel itself (outcomes, notify steps). */
   | { type: 'announce'; text: string }
   /** An answer only the acting person sees. */
   | { type: 'reply'; user: string; text: string }

@@ -1,7 +1,7 @@
 // The state of one run: everything the engine needs to decide the next step, and nothing that
 // needs I/O to read. A run carries a snapshot of its runbook and service policy, so what was
 // requested and approved cannot change under it when the catalog is edited.
-import type { Runbook } from '../workflows/runbook-schema.ts';
+import type { Runbook, SequentialPhase } from '../workflows/runbook-schema.ts';
 
 export type RunStatus =
   | 'checking' // pre-scale checks and the plan are being gathered
@@ -46,10 +46,15 @@ export interface ServiceSnapshot {
   limits: { min: number; baseline: number; max: number };
   approvals: { required: number; approvers: string[] };
   channel: string;
+  /** The catalog's numbers for formulas (`service.pool`). */
+  params?: Record<string, number>;
+  /** When scale-downs are refused. */
+  peakWindows?: { days: string[]; from: string; to: string; tz: string; reason?: string }[];
 }
 
 export interface RunRequest {
-  replicas: number;
+  /** Absent when the runbook's target formula decides (e.g. from the queue depth) or a scale-down heads for the baseline. */
+  replicas?: number;
   reason?: string;
   dryRun: boolean;
   requester: string;
@@ -129,6 +134,14 @@ export interface StepState {
   /** Idempotency key of an action step: one execution per key, whatever happens. */
   key?: string;
   error?: string;
+  /** What a running step is doing now: planning its round, acting, waiting for its wake-up, measuring. */
+  doing?: 'planning' | 'acting' | 'waiting' | 'measuring';
+  /** When a waiting step wakes (end of a wait, next measurement): the card's countdown. */
+  wakeAt?: number;
+  /** A gradual round's own plan. */
+  plan?: Plan;
+  /** Rounds of a gradual scale-down completed by this step. */
+  round?: number;
 }
 
 export interface Approval {
@@ -147,6 +160,10 @@ export interface Run {
   service: ServiceSnapshot;
   runbook: Runbook;
   request: RunRequest;
+  /** The replicas the run heads for: the request's, the baseline for a scale-down, or the runbook's formula once its inputs are measured. */
+  target?: number;
+  /** Where the run is in its sequential phases (execute or scale-down, then verify). */
+  cursor?: { phase: SequentialPhase; index: number; round: number };
   status: RunStatus;
   steps: Record<string, StepState>;
   plan?: Plan;

@@ -1,17 +1,22 @@
 // The pure engine: `createRun` and `transition(run, event, now) -> { run, effects }`. No I/O, no
-// clock, no platform types. It walks the runbook's phases in order (pre-scale, approve, execute,
-// verify) and decides; the runner carries out the effects and feeds their results back as events.
-import type { Actor, AuditRecord, RunEffect, RunEvent, TransitionResult } from './events.ts';
-import { isActive, type Approval, type ProbeResult, type Run, type RunRequest, type ServiceSnapshot, type StepState } from './run.ts';
+// clock, no platform types. Before approval it gathers evidence (the plan and the pre-scale checks,
+// in parallel) and the checklist and approvals; after approval sequence.ts walks the runbook's
+// sequential phases. The runner carries out the effects and feeds their results back as events.
+import type { Actor, AuditRecord, RunEffect, RunEvent } from './events.ts';
+import { isActive, type ProbeResult, type Run, type RunRequest, type ServiceSnapshot, type StepState } from './run.ts';
 import { list, mention, mentionAny, plain } from './text.ts';
 import { formatDuration } from '../workflows/duration.ts';
-import type { ApprovalStep, Runbook, Step } from '../workflows/runbook-schema.ts';
-import { evaluateRequestProbe } from './request-probes.ts';
+import { referencedNames } from '../workflows/expression.ts';
+import { scopeName } from '../workflows/probe-catalog.ts';
+import type { CheckStep, Runbook, Step } from '../workflows/runbook-schema.ts';
+import { evaluateLocalProbe } from './local-probes.ts';
+import { computeTarget, judge, targetOf } from './verdict.ts';
+import { approvalStep, describeStatus, findStep, formatState, release, reply, requiredApprovals, same, stepsOf, summaryLine, targetWords, type Result } from './common.ts';
+import { approvalRefusal, approverHint, finished } from './approvals.ts';
+import { onActionResult, onApproveRollback, onRollout, onRoundPlan, onStepProbe, onWake, resumeSequence, startSequence, gradualPath } from './sequence.ts';
 
-export const ROLLBACK_STEP = '@rollback';
-export const ROLLBACK_VERIFY_STEP = '@rollback-verify';
-
-type Result = TransitionResult<Run>;
+export { approvalStep, describeStatus, findStep, formatState, requiredApprovals, rollbackWords, stepsOf, summaryLine } from './common.ts';
+export { ROLLBACK_STEP, ROLLBACK_VERIFY_STEP, gradualPath } from './sequence.ts';
 
 export interface CreateRunInput {
   id: string;
@@ -21,27 +26,12 @@ export interface CreateRunInput {
   request: RunRequest;
 }
 
-export function approvalStep(runbook: Runbook): ApprovalStep {
-  const step = runbook.phases.approve[0];
-  if (!step || step.kind !== 'approval') throw new Error(`runbook ${runbook.name} has no approval step`);
-  return step;
-}
-
-export function requiredApprovals(run: Run): number {
-  return approvalStep(run.runbook).required ?? run.service.approvals.required;
-}
-
-export function stepsOf(runbook: Runbook): Step[] {
-  return [...runbook.phases['pre-scale'], ...runbook.phases.approve, ...runbook.phases.execute, ...runbook.phases.verify];
-}
-
 export function createRun(input: CreateRunInput): Result {
   const { id, now, service, runbook, request } = input;
   const steps: Record<string, StepState> = {};
-  const effects: RunEffect[] = [{ type: 'plan', attempt: 1, replicas: request.replicas }];
-  for (const step of stepsOf(runbook)) {
-    steps[step.id] = { status: 'pending', attempt: 0 };
-  }
+  for (const step of stepsOf(runbook)) steps[step.id] = { status: 'pending', attempt: 0 };
+  // A scale-down without a number heads for the baseline; a runbook formula decides once its inputs are measured.
+  const target = request.replicas ?? (runbook.direction === 'down' && !runbook.target ? service.limits.baseline : undefined);
   let run: Run = {
     id,
     version: 0,
@@ -50,6 +40,7 @@ export function createRun(input: CreateRunInput): Result {
     service,
     runbook,
     request,
+    target,
     status: 'checking',
     steps,
     planAttempt: 1,
@@ -58,37 +49,63 @@ export function createRun(input: CreateRunInput): Result {
     rollbackApprovals: [],
     approvalExpiresAt: now + approvalStep(runbook).expires,
   };
+  const effects: RunEffect[] = [];
+  if (target === undefined && !runbook.target) {
+    run = { ...run, planError: `no replica count was given and the ${runbook.name} runbook has no target formula; ask for a number, e.g. /scale ${service.name} ${service.limits.baseline + 1}` };
+  }
   const issued = issueChecks(run, now);
   run = issued.run;
   effects.push(...issued.effects, { type: 'schedule', at: run.approvalExpiresAt, name: 'approval-expiry' });
-  effects.push({
-    type: 'audit',
-    record: { type: 'request', user: request.requester, detail: `${service.name} to ${request.replicas} replicas${request.dryRun ? ' (dry run)' : ''}${request.reason ? `: ${request.reason}` : ''}` },
-  });
+  const what = `${service.name} ${runbook.direction === 'down' ? 'down ' : ''}to ${target ?? (runbook.target ? `the runbook's formula (${runbook.target.text})` : '?')} replicas`;
+  effects.push({ type: 'audit', record: { type: 'request', user: request.requester, detail: `${what}${request.dryRun ? ' (dry run)' : ''}${request.reason ? `: ${request.reason}` : ''}` } });
+  for (const step of runbook.phases['pre-scale']) {
+    if (step.kind === 'notify') {
+      run = { ...run, steps: { ...run.steps, [step.id]: { status: 'done', attempt: 1, at: now } } };
+      const text = `${step.mention?.length ? `${list(step.mention.map(mentionAny))} ` : ''}${plain(step.text).replace(/\{service\}/g, plain(service.name)).replace(/\{requester\}/g, mention(request.requester)).replace(/\{run\}/g, id).replace(/\{replicas\}/g, targetWords(run))}`;
+      effects.push(step.to === 'channel' ? { type: 'announce', text } : { type: 'note', text });
+    }
+  }
   return settleChecks(run, effects, now);
 }
 
-/** (Re)issues every check: engine-evaluated ones are answered at once, the rest become probe effects. */
-function issueChecks(run: Run, now: number): Result {
+/** Checks the target formula reads: measured first, before the target (and so the plan) is known. */
+function formulaInputs(run: Run): Set<string> {
+  const formula = run.runbook.target;
+  if (!formula || run.request.replicas !== undefined) return new Set();
+  return new Set(referencedNames(formula).map((n) => n.split('.')[0]!));
+}
+
+/**
+ * (Re)issues the checks that can run now: engine-evaluated ones are answered at once, the rest
+ * become probe effects; with the target known, the plan too. Until the target is known only the
+ * target formula's inputs run.
+ */
+function issueChecks(run: Run, now: number, skip: ReadonlySet<string> = new Set()): Result {
   const steps = { ...run.steps };
   const effects: RunEffect[] = [];
+  const target = targetOf(run);
+  const inputs = formulaInputs(run);
+  if (target !== undefined) effects.push({ type: 'plan', attempt: run.planAttempt, replicas: target });
   for (const step of run.runbook.phases['pre-scale']) {
     if (step.kind !== 'check') continue;
+    if ((target === undefined && !inputs.has(scopeName(step.id))) || skip.has(scopeName(step.id))) continue;
     const previous = steps[step.id]!;
     const attempt = previous.attempt + 1;
-    const local = evaluateRequestProbe(step.probe, run, now);
+    const local = evaluateLocalProbe(step.probe, run, now);
     if (local) {
-      steps[step.id] = { ...previous, attempt, status: checkStatus(step.severity, local), result: local, at: now };
+      const result = judge(run, local, step.pass);
+      steps[step.id] = { ...previous, attempt, status: checkStatus(step, result), result, at: now };
     } else {
       steps[step.id] = { ...previous, attempt, status: 'running', startedAt: now };
-      effects.push({ type: 'probe', step: step.id, attempt, probe: step.probe, replicas: run.request.replicas });
+      effects.push({ type: 'probe', step: step.id, attempt, probe: step.probe, params: step.with ?? {}, replicas: target ?? 0 });
     }
   }
   return { run: { ...run, steps }, effects };
 }
 
-function checkStatus(severity: 'block' | 'warn', result: ProbeResult): StepState['status'] {
+function checkStatus(step: CheckStep, result: ProbeResult): StepState['status'] {
   if (result.ok === true) return 'passed';
+  const severity = result.ok === undefined ? (step['if-unmeasured'] ?? step.severity) : step.severity;
   if (severity === 'warn') return 'warned';
   return result.ok === false ? 'failed' : 'unmeasured';
 }
@@ -109,7 +126,7 @@ function apply(run: Run, event: RunEvent, now: number): Result {
       return run.card ? same(run) : { run: { ...run, card: { channel: event.channel, ts: event.ts } }, effects: [] };
     case 'plan-ready':
     case 'plan-failed':
-      return onPlan(run, event, now);
+      return event.step ? onRoundPlan(run, event, now) : onPlan(run, event, now);
     case 'probe-result':
       return onProbeResult(run, event, now);
     case 'rerun-checks':
@@ -126,45 +143,17 @@ function apply(run: Run, event: RunEvent, now: number): Result {
       return onClose(run, event.actor, now);
     case 'action-done':
     case 'action-failed':
-      return onAction(run, event, now);
+      return onActionResult(run, event, now);
     case 'verify-passed':
     case 'verify-failed':
-      return onVerify(run, event, now);
+      return onRollout(run, event, now);
     case 'approve-rollback':
-      return onApproveRollback(run, event.actor, now);
+      return isActive(run) ? onApproveRollback(run, event.actor, now) : finished(run, event.actor.user);
     case 'timer':
-      return onExpiry(run, now);
+      return event.name === 'approval-expiry' ? onExpiry(run, now) : onWake(run, event.name, now);
     case 'resume':
       return onResume(run, event.by);
   }
-}
-
-const same = (run: Run, ...effects: RunEffect[]): Result => ({ run, effects });
-const reply = (run: Run, user: string, text: string): Result => same(run, { type: 'reply', user, text });
-
-const STATUS_WORDS: Record<Run['status'], string> = {
-  checking: 'running its pre-scale checks',
-  awaiting: 'waiting for its checklist and approvals',
-  executing: 'executing',
-  verifying: 'verifying the change',
-  succeeded: 'finished: verified',
-  'verify-failed': 'stopped: verification failed',
-  'rolling-back': 'rolling back',
-  'rolled-back': 'finished: rolled back',
-  failed: 'finished: failed',
-  rejected: 'finished: rejected',
-  expired: 'finished: approvals expired',
-  cancelled: 'finished: cancelled',
-  unchanged: 'finished: nothing to change',
-  'dry-run-complete': 'finished: dry run',
-};
-
-export function describeStatus(run: Run): string {
-  return STATUS_WORDS[run.status];
-}
-
-function finished(run: Run, user: string): Result {
-  return reply(run, user, `Run ${run.id} is ${describeStatus(run)}; nothing was changed by this click.`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,11 +175,21 @@ function onPlan(run: Run, event: Extract<RunEvent, { type: 'plan-ready' | 'plan-
       ...release(ended),
     );
   }
-  const lowers = plan.expect.replicas < (plan.before.hpa?.minReplicas ?? plan.before.replicas);
-  if (run.runbook.direction === 'up' && lowers) {
-    const reason = `this would lower ${plain(run.service.targetLabel)} from ${formatState(plan.before)} to ${plan.expect.replicas}, and the ${run.runbook.name} runbook only raises capacity. Scale-downs go through a scale-down runbook, with its guard checks and gradual steps`;
-    const ended: Run = { ...run, plan, planError: undefined, status: 'cancelled', finishedAt: now, ended: { at: now, reason } };
-    return same(ended, { type: 'note', text: `:no_entry: Refused: ${reason}. Nothing was executed.` }, ...release(ended));
+  const from = plan.before.hpa?.minReplicas ?? plan.before.replicas;
+  const wrongWay =
+    run.runbook.direction === 'up' && plan.expect.replicas < from
+      ? `this would lower ${plain(run.service.targetLabel)} from ${formatState(plan.before)} to ${plan.expect.replicas}, and the ${run.runbook.name} runbook only raises capacity. Scale-downs go through a scale-down runbook (/scale down ${plain(run.service.name)}), with its guard checks and gradual steps`
+      : run.runbook.direction === 'down' && plan.expect.replicas > from
+        ? `this would raise ${plain(run.service.targetLabel)} from ${formatState(plan.before)} to ${plan.expect.replicas}, and the ${run.runbook.name} runbook only lowers capacity. Ask with /scale ${plain(run.service.name)} ${plan.expect.replicas} instead`
+        : undefined;
+  if (wrongWay) {
+    const ended: Run = { ...run, plan, planError: undefined, status: 'cancelled', finishedAt: now, ended: { at: now, reason: wrongWay } };
+    return same(ended, { type: 'note', text: `:no_entry: Refused: ${wrongWay}. Nothing was executed.` }, ...release(ended));
+  }
+  if (run.runbook.phases['scale-down'].length) {
+    // The approved plan is the whole walk; each step is planned again from the real state when it comes.
+    const path = gradualPath(plan.before.replicas, plan.expect.replicas);
+    plan.summary = `${plan.summary}, gradually: ${[plan.before.replicas, ...path].join(' → ')}`;
   }
   const changed = run.plan !== undefined && (run.plan.summary !== plan.summary || run.plan.calls.join() !== plan.calls.join());
   const next: Run = { ...run, plan, planError: undefined };
@@ -198,14 +197,33 @@ function onPlan(run: Run, event: Extract<RunEvent, { type: 'plan-ready' | 'plan-
 }
 
 function onProbeResult(run: Run, event: Extract<RunEvent, { type: 'probe-result' }>, now: number): Result {
+  if (!run.runbook.phases['pre-scale'].some((s) => s.id === event.step)) return onStepProbe(run, event, now);
   const state = run.steps[event.step];
   const step = findStep(run.runbook, event.step);
   if (!state || !step || step.kind !== 'check' || state.attempt !== event.attempt || state.status !== 'running') return same(run);
+  if (run.status !== 'checking' && run.status !== 'awaiting') return same(run);
   const previous = state.result;
-  const status = checkStatus(step.severity, event.result);
-  const next: Run = { ...run, steps: { ...run.steps, [event.step]: { ...state, status, result: event.result, at: now } } };
-  const changed = previous !== undefined && (previous.ok !== event.result.ok || previous.summary !== event.result.summary);
+  const result = judge(run, event.result, step.pass);
+  const next: Run = { ...run, steps: { ...run.steps, [event.step]: { ...state, status: checkStatus(step, result), result, at: now } } };
+  const changed = previous !== undefined && (previous.ok !== result.ok || previous.summary !== result.summary);
   return settleChecks(changed ? bumpEvidence(next, `"${step.title}" changed`) : next, [], now);
+}
+
+/** The target formula's inputs are measured: compute the target, then plan and run the other checks. */
+function resolveTarget(run: Run, now: number): Result {
+  const formula = run.runbook.target;
+  if (targetOf(run) !== undefined || !formula || run.planError) return same(run);
+  const inputs = formulaInputs(run);
+  const stillRunning = run.runbook.phases['pre-scale'].some((s) => inputs.has(scopeName(s.id)) && run.steps[s.id]?.status === 'running');
+  if (stillRunning) return same(run);
+  const computed = computeTarget(run, formula);
+  if (!computed.ok) return same({ ...run, planError: `the runbook's target formula could not be computed: ${computed.error}` });
+  const { min, max } = run.service.limits;
+  const replicas = Math.min(max, Math.max(min, computed.replicas));
+  const clamped = replicas !== computed.replicas ? `, clamped to the catalog's limits ${min}..${max}` : '';
+  // The formula's inputs were just measured; the rest run now, with the target known.
+  const issued = issueChecks({ ...run, target: replicas }, now, inputs);
+  return same(issued.run, { type: 'note', text: `:abacus: Target: ${replicas} replicas from the runbook's formula \`${plain(formula.text)}\` = ${computed.replicas}${clamped}.` }, ...issued.effects);
 }
 
 /** Evidence changed: approvals given on the old evidence no longer count. */
@@ -225,9 +243,12 @@ function checksRunning(run: Run): boolean {
 
 /** Once every check has answered and the plan is known, show the evidence and open the gate. */
 function settleChecks(input: Run & { resetNote?: string }, effects: RunEffect[], now: number): Result {
-  const { resetNote, ...run } = input;
+  const { resetNote, ...unresolved } = input;
   const out = [...effects];
   if (resetNote) out.push({ type: 'note', text: `:warning: ${resetNote}` });
+  const resolved = resolveTarget(unresolved, now);
+  const run = resolved.run;
+  out.push(...resolved.effects);
   if (run.status !== 'checking') return proceed(run, out, now);
   if (checksRunning(run) || (run.plan === undefined && run.planError === undefined)) return same(run, ...out);
   const awaiting: Run = { ...run, status: 'awaiting' };
@@ -266,7 +287,7 @@ export function checksNote(run: Run): string {
 export function blockingProblems(run: Run): string[] {
   const problems: string[] = [];
   for (const step of run.runbook.phases['pre-scale']) {
-    if (step.kind !== 'check' || step.severity !== 'block') continue;
+    if (step.kind !== 'check') continue;
     const state = run.steps[step.id]!;
     if (state.status === 'failed') problems.push(`${step.title}: ${state.result?.summary ?? 'failed'}`);
     if (state.status === 'unmeasured') problems.push(`${step.title}: could not measure (${state.result?.summary ?? 'no answer'})`);
@@ -284,12 +305,11 @@ function onRerun(run: Run, actor: Actor, now: number): Result {
   if (run.status !== 'awaiting') {
     return reply(run, actor.user, run.status === 'checking' ? 'Checks are already running.' : `Run ${run.id} is ${describeStatus(run)}; checks can only be re-run before execution.`);
   }
-  const issued = issueChecks({ ...run, status: 'checking', planAttempt: run.planAttempt + 1 }, now);
-  return settleChecks(issued.run, [
-    { type: 'note', text: `${mention(actor.user)} re-ran the pre-scale checks.` },
-    { type: 'plan', attempt: run.planAttempt + 1, replicas: run.request.replicas },
-    ...issued.effects,
-  ], now);
+  // A computed target is computed again from the new measurements.
+  const recompute = run.request.replicas === undefined && run.runbook.target !== undefined;
+  const fresh: Run = { ...run, status: 'checking', planAttempt: run.planAttempt + 1, ...(recompute ? { target: undefined, planError: undefined } : {}) };
+  const issued = issueChecks(fresh, now);
+  return settleChecks(issued.run, [{ type: 'note', text: `${mention(actor.user)} re-ran the pre-scale checks.` }, ...issued.effects], now);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -323,21 +343,6 @@ function onTicks(run: Run, event: Extract<RunEvent, { type: 'ticks' }>, now: num
   if (refused.length) effects.push({ type: 'reply', user, text: `Not ticked: ${refused.join('; ')}.` });
   if (!notes.length) return same(run, ...effects);
   return proceed({ ...run, steps }, effects, now);
-}
-
-function approverHint(run: Run): string {
-  const approvers = run.service.approvals.approvers.filter((a) => a !== run.request.requester);
-  return approvers.length ? `Approvers for ${plain(run.service.name)}: ${list(approvers.map(mentionAny))}.` : `No approvers are configured for ${plain(run.service.name)} in the catalog.`;
-}
-
-/** Why this person may not approve (or approve a rollback of) this run; undefined when they may. */
-function approvalRefusal(run: Run, actor: Actor, given: Approval[], what: string): string | undefined {
-  if (actor.user === run.request.requester) {
-    return `You requested run ${run.id}, so you cannot approve ${what}: a second person must. ${approverHint(run)}`;
-  }
-  if (!actor.approver) return `You are not an approver for ${plain(run.service.name)}. ${approverHint(run)}`;
-  if (given.some((a) => a.user === actor.user)) return `You have already approved ${what}.`;
-  return undefined;
 }
 
 function onApprove(run: Run, actor: Actor, evidenceRev: number, now: number): Result {
@@ -425,24 +430,15 @@ function onResume(run: Run, by: string): Result {
   if (!isActive(run) || run.status === 'verify-failed') return same(run);
   const effects: RunEffect[] = [];
   if (run.status === 'checking' || run.status === 'awaiting') {
-    if (run.status === 'checking' && !run.plan && !run.planError) effects.push({ type: 'plan', attempt: run.planAttempt, replicas: run.request.replicas });
+    const target = targetOf(run);
+    if (run.status === 'checking' && target !== undefined && !run.plan && !run.planError) effects.push({ type: 'plan', attempt: run.planAttempt, replicas: target });
     for (const step of run.runbook.phases['pre-scale']) {
       const state = run.steps[step.id]!;
-      if (step.kind === 'check' && state.status === 'running') effects.push({ type: 'probe', step: step.id, attempt: state.attempt, probe: step.probe, replicas: run.request.replicas });
+      if (step.kind === 'check' && state.status === 'running') effects.push({ type: 'probe', step: step.id, attempt: state.attempt, probe: step.probe, params: step.with ?? {}, replicas: target ?? 0 });
     }
     effects.push({ type: 'schedule', at: run.approvalExpiresAt, name: 'approval-expiry' });
   }
-  for (const [id, state] of Object.entries(run.steps)) {
-    if (state.status !== 'running') continue;
-    const isAction = id === ROLLBACK_STEP || run.runbook.phases.execute.some((s) => s.id === id);
-    if (isAction && state.key && run.plan) {
-      effects.push({ type: 'reconcile', step: id, key: state.key, operation: id === ROLLBACK_STEP ? run.plan.undo : run.plan.operation });
-    }
-    const isVerify = id === ROLLBACK_VERIFY_STEP || run.runbook.phases.verify.some((s) => s.id === id);
-    if (isVerify && state.deadline !== undefined && run.plan) {
-      effects.push({ type: 'verify', step: id, attempt: state.attempt, probe: 'kubernetes.rollout', expect: id === ROLLBACK_VERIFY_STEP ? run.plan.undoExpect : run.plan.expect, deadline: state.deadline });
-    }
-  }
+  effects.push(...resumeSequence(run));
   const phase = PHASE_WORDS[run.status] ?? run.status;
   return same(
     { ...run, resumes: (run.resumes ?? 0) + 1 },
@@ -465,6 +461,26 @@ function onClose(run: Run, actor: Actor, now: number): Result {
     { type: 'audit', record: { type: 'close', user: actor.user } },
     ...release(ended),
   );
+}
+
+/** Starts execution when nothing stands in the way; otherwise leaves the run waiting. */
+function proceed(run: Run, effects: RunEffect[], now: number): Result {
+  if (run.status !== 'awaiting') return same(run, ...effects);
+  if (now >= run.approvalExpiresAt) {
+    const expired = expire(run, now);
+    return same(expired.run, ...effects, ...expired.effects);
+  }
+  if (blockingProblems(run).length || !run.plan || openManualSteps(run).length) return same(run, ...effects);
+  if (run.approvals.length < requiredApprovals(run)) return same(run, ...effects);
+  const plan = run.plan;
+  if (run.request.dryRun) {
+    const ended: Run = { ...run, status: 'dry-run-complete', finishedAt: now, ended: { at: now } };
+    return same(ended, ...effects, {
+      type: 'note',
+      text: [`:test_tube: *Dry run complete.* Checks, checklist and approvals are done. Nothing was executed. It would have run:`, ...plan.calls.map((c) => `• \`${plain(c)}\``)].join('\n'),
+    }, ...release(ended));
+  }
+  return startSequence(run, effects, now);
 }
 
 function onExpiry(run: Run, now: number): Result {
@@ -499,210 +515,3 @@ function expire(run: Run, now: number): Result {
   );
 }
 
-// ---------------------------------------------------------------------------------------------
-// Execute and verify
-
-/** Starts execution when nothing stands in the way; otherwise leaves the run waiting. */
-function proceed(run: Run, effects: RunEffect[], now: number): Result {
-  if (run.status !== 'awaiting') return same(run, ...effects);
-  if (now >= run.approvalExpiresAt) {
-    const expired = expire(run, now);
-    return same(expired.run, ...effects, ...expired.effects);
-  }
-  if (blockingProblems(run).length || !run.plan || openManualSteps(run).length) return same(run, ...effects);
-  if (run.approvals.length < requiredApprovals(run)) return same(run, ...effects);
-  const plan = run.plan;
-  if (run.request.dryRun) {
-    const ended: Run = { ...run, status: 'dry-run-complete', finishedAt: now, ended: { at: now } };
-    return same(ended, ...effects, {
-      type: 'note',
-      text: [`:test_tube: *Dry run complete.* Checks, checklist and approvals are done. Nothing was executed. It would have run:`, ...plan.calls.map((c) => `• \`${plain(c)}\``)].join('\n'),
-    }, ...release(ended));
-  }
-  const first = run.runbook.phases.execute[0]!;
-  return startAction({ ...run, status: 'executing', executedAt: now }, first.id, effects, now);
-}
-
-function startAction(run: Run, stepId: string, effects: RunEffect[], now: number): Result {
-  const state = run.steps[stepId]!;
-  const key = `${run.id}/${stepId}`;
-  const plan = run.plan!;
-  return same(
-    { ...run, steps: { ...run.steps, [stepId]: { ...state, status: 'running', key, startedAt: now, attempt: state.attempt + 1 } } },
-    ...effects,
-    { type: 'note', text: `:gear: Executing: ${plain(plan.summary)}` },
-    { type: 'audit', record: { type: 'action-started', key, before: plan.before, detail: plan.calls.join('; ') } },
-    { type: 'execute', step: stepId, key, operation: plan.operation },
-  );
-}
-
-function onAction(run: Run, event: Extract<RunEvent, { type: 'action-done' | 'action-failed' }>, now: number): Result {
-  const state = run.steps[event.step];
-  if (!state || state.status !== 'running' || state.key !== event.key) return same(run);
-  const rollback = event.step === ROLLBACK_STEP;
-  if (event.type === 'action-failed') {
-    const steps = { ...run.steps, [event.step]: { ...state, status: 'failed' as const, error: event.error, at: now } };
-    const failure = rollback ? `rollback failed: ${event.error}` : event.error;
-    const ended: Run = { ...run, steps, status: 'failed', failure, finishedAt: now, ended: { at: now } };
-    return same(
-      ended,
-      { type: 'note', text: `:x: ${rollback ? 'Rollback failed' : 'Execution failed'}: ${plain(event.error)}` },
-      { type: 'audit', record: { type: 'action-failed', key: event.key, detail: event.error } },
-      { type: 'announce', text: `:x: ${summaryLine(ended)} ${rollback ? 'could not be rolled back' : 'failed'}: ${plain(event.error)}` },
-      ...release(ended),
-    );
-  }
-  const steps = { ...run.steps, [event.step]: { ...state, status: 'done' as const, at: now } };
-  const changed = `${formatState(event.before)} → ${formatState(event.after)}`;
-  const next: Run = { ...run, steps, after: event.after, before: rollback ? run.before : (run.before ?? event.before) };
-  const note: RunEffect = { type: 'note', text: `:white_check_mark: ${rollback ? 'Rolled back' : 'Executed'}: ${changed} _(idempotency key ${event.key})_` };
-  const audit: RunEffect = { type: 'audit', record: { type: 'action-done', key: event.key, before: event.before, after: event.after } };
-  if (rollback) {
-    return startVerify({ ...next, status: 'rolling-back' }, [{ id: ROLLBACK_VERIFY_STEP, timeout: rollbackTimeout(run) }], run.plan!.undoExpect, [note, audit], now);
-  }
-  const order = run.runbook.phases.execute;
-  const index = order.findIndex((s) => s.id === event.step);
-  const following = order[index + 1];
-  if (following) return startAction(next, following.id, [note, audit], now);
-  const verifySteps = run.runbook.phases.verify.flatMap((s) => (s.kind === 'verify' ? [{ id: s.id, timeout: s.timeout }] : []));
-  if (!verifySteps.length) return succeed(next, [note, audit], now);
-  return startVerify({ ...next, status: 'verifying' }, verifySteps, run.plan!.expect, [note, audit], now);
-}
-
-function rollbackTimeout(run: Run): number {
-  const timeouts = run.runbook.phases.verify.flatMap((s) => (s.kind === 'verify' ? [s.timeout] : []));
-  return timeouts.length ? Math.max(...timeouts) : 600_000;
-}
-
-function startVerify(run: Run, verifySteps: { id: string; timeout: number }[], expect: { replicas: number; atLeast: boolean }, effects: RunEffect[], now: number): Result {
-  const steps = { ...run.steps };
-  const out = [...effects];
-  for (const { id, timeout } of verifySteps) {
-    const state = steps[id] ?? { status: 'pending', attempt: 0 };
-    const attempt = state.attempt + 1;
-    const deadline = now + timeout;
-    steps[id] = { ...state, status: 'running', attempt, startedAt: now, deadline };
-    out.push({ type: 'verify', step: id, attempt, probe: 'kubernetes.rollout', expect, deadline });
-  }
-  return same({ ...run, steps }, ...out);
-}
-
-function onVerify(run: Run, event: Extract<RunEvent, { type: 'verify-passed' | 'verify-failed' }>, now: number): Result {
-  const state = run.steps[event.step];
-  if (!state || state.status !== 'running' || state.attempt !== event.attempt) return same(run);
-  // A late answer must not rewrite a run that has moved on (failed, rolling back, finished).
-  if (run.status !== (event.step === ROLLBACK_VERIFY_STEP ? 'rolling-back' : 'verifying')) return same(run);
-  const passed = event.type === 'verify-passed';
-  const steps = { ...run.steps, [event.step]: { ...state, status: passed ? ('passed' as const) : ('failed' as const), result: event.result, at: now } };
-  const next: Run = { ...run, steps };
-  const evidence = [plain(event.result.summary), ...(event.result.details ?? []).map((d) => `      • ${plain(d)}`)].join('\n');
-  if (event.step === ROLLBACK_VERIFY_STEP) {
-    if (passed) {
-      const ended: Run = { ...next, status: 'rolled-back', finishedAt: now, ended: { at: now } };
-      return same(
-        ended,
-        { type: 'note', text: `:leftwards_arrow_with_hook: Rollback verified: ${evidence}` },
-        { type: 'announce', text: `:leftwards_arrow_with_hook: ${summaryLine(ended)} was rolled back after a failed verification: ${rollbackWords(run)}.` },
-        ...release(ended),
-      );
-    }
-    const ended: Run = { ...next, status: 'failed', failure: `rollback did not settle: ${event.result.summary}`, finishedAt: now, ended: { at: now } };
-    return same(
-      ended,
-      { type: 'note', text: `:x: Rollback did not settle: ${evidence}` },
-      { type: 'announce', text: `:x: ${summaryLine(ended)}: rollback did not settle: ${plain(event.result.summary)}. Someone needs to look.` },
-      ...release(ended),
-    );
-  }
-  if (!passed) {
-    // The first failure decides; other verifications still running no longer count.
-    for (const other of run.runbook.phases.verify) {
-      if (other.id !== event.step && steps[other.id]?.status === 'running') steps[other.id] = { ...steps[other.id]!, status: 'skipped', at: now };
-    }
-    const step = findStep(run.runbook, event.step);
-    const offerRollback = step?.kind === 'verify' && step['on-failure'] === 'offer-rollback';
-    const failure = `verification failed: ${event.result.summary}`;
-    if (!offerRollback) {
-      const ended: Run = { ...next, status: 'failed', failure, finishedAt: now, ended: { at: now } };
-      return same(
-        ended,
-        { type: 'note', text: `:x: Verification failed: ${evidence}` },
-        { type: 'announce', text: `:x: ${summaryLine(ended)}: ${plain(failure)}` },
-        ...release(ended),
-      );
-    }
-    const stopped: Run = { ...next, status: 'verify-failed', failure };
-    return same(
-      stopped,
-      { type: 'note', text: `:x: Verification failed: ${evidence}\nPress *Roll back* to return to ${formatState(run.plan!.before)} (needs ${requiredApprovals(run)} approval${requiredApprovals(run) > 1 ? 's' : ''} under the same policy), or *Close* to keep things as they are.` },
-      { type: 'announce', text: `:x: ${summaryLine(stopped)}: ${plain(failure)}. Rollback is offered on the card.` },
-    );
-  }
-  const verifying = run.runbook.phases.verify.some((s) => s.id !== event.step && steps[s.id]?.status === 'running');
-  const note: RunEffect = { type: 'note', text: `:white_check_mark: Verified: ${evidence}` };
-  if (verifying) return same(next, note);
-  return succeed(next, [note], now);
-}
-
-function succeed(run: Run, effects: RunEffect[], now: number): Result {
-  const ended: Run = { ...run, status: 'succeeded', finishedAt: now, ended: { at: now } };
-  const took = formatDuration(now - (run.executedAt ?? run.createdAt));
-  const approvers = run.approvals.map((a) => mention(a.user));
-  return same(
-    ended,
-    ...effects,
-    {
-      type: 'announce',
-      text: `:white_check_mark: ${plain(run.service.name)} scaled ${formatState(run.before ?? run.plan!.before)} → ${formatState(run.after ?? run.plan!.before)} and verified in ${took}. Requested by ${mention(run.request.requester)}${run.request.reason ? ` (${plain(run.request.reason)})` : ''}, approved by ${list(approvers)}.`,
-    },
-    ...release(ended),
-  );
-}
-
-function onApproveRollback(run: Run, actor: Actor, now: number): Result {
-  if (!isActive(run)) return finished(run, actor.user);
-  if (run.status !== 'verify-failed') return reply(run, actor.user, `Run ${run.id} is ${describeStatus(run)}; there is nothing to roll back.`);
-  const refusal = approvalRefusal(run, actor, run.rollbackApprovals, 'the rollback');
-  if (refusal) return reply(run, actor.user, refusal);
-  const rollbackApprovals = [...run.rollbackApprovals, { user: actor.user, at: now, evidenceRev: run.evidenceRev }];
-  const required = requiredApprovals(run);
-  const note: RunEffect = { type: 'note', text: `:leftwards_arrow_with_hook: Rollback approved by ${mention(actor.user)} (${rollbackApprovals.length}/${required}).` };
-  const audit: RunEffect = { type: 'audit', record: { type: 'rollback-approval', user: actor.user } };
-  if (rollbackApprovals.length < required) return same({ ...run, rollbackApprovals }, note, audit);
-  const plan = run.plan!;
-  const key = `${run.id}/rollback`;
-  const steps = { ...run.steps, [ROLLBACK_STEP]: { status: 'running' as const, attempt: 1, key, startedAt: now } };
-  return same(
-    { ...run, rollbackApprovals, steps, status: 'rolling-back' },
-    note,
-    audit,
-    { type: 'note', text: `:gear: Rolling back: ${rollbackWords(run)}` },
-    { type: 'audit', record: { type: 'action-started', key, detail: `rollback: ${rollbackWords(run)}` } },
-    { type: 'execute', step: ROLLBACK_STEP, key, operation: plan.undo },
-  );
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function release(run: Run): RunEffect[] {
-  return run.request.dryRun ? [] : [{ type: 'release-target' }];
-}
-
-export function findStep(runbook: Runbook, id: string): Step | undefined {
-  return stepsOf(runbook).find((s) => s.id === id);
-}
-
-/** What a rollback restores: replicas, or an HPA's bounds (the HPA then decides the replicas). */
-export function rollbackWords(run: Run): string {
-  const before = run.plan!.before;
-  return before.hpa ? `HPA ${plain(before.hpa.name)} bounds restored to ${before.hpa.minReplicas}..${before.hpa.maxReplicas}` : `back to ${before.replicas} replicas`;
-}
-
-export function formatState(state: { replicas: number; hpa?: { minReplicas: number; maxReplicas: number } }): string {
-  return state.hpa ? `${state.replicas} replicas (HPA ${state.hpa.minReplicas}..${state.hpa.maxReplicas})` : `${state.replicas} replicas`;
-}
-
-export function summaryLine(run: Run): string {
-  const from = run.plan ? `${run.plan.before.replicas} → ` : '';
-  return `Scale *${plain(run.service.name)}* ${from}${run.request.replicas}${run.request.dryRun ? ' (dry run)' : ''} (run ${run.id}, requested by ${mention(run.request.requester)})`;
-}

@@ -1,6 +1,5 @@
 // One interface for everything that can be scaled; one adapter per platform. Probes are read-only.
 import type { Plan, ProbeResult, TargetOperation, TargetState } from '../engine/run.ts';
-import type { CheckProbe } from '../workflows/runbook-schema.ts';
 
 export interface ApplyResult {
   before: TargetState;
@@ -18,7 +17,8 @@ export interface ScaleTarget {
   plan(replicas: number): Promise<Plan>;
   /** Carries out one operation. Changes only what the operation names. */
   apply(operation: TargetOperation): Promise<ApplyResult>;
-  probe(probe: CheckProbe, replicas: number): Promise<ProbeResult>;
+  /** A read-only `kubernetes.*` probe (see workflows/probe-catalog.ts), for the run heading to `replicas`. */
+  probe(probe: string, replicas: number, params?: Record<string, unknown>): Promise<ProbeResult>;
   /**
    * After a crash: was this operation applied? Reads the target only. `applied` when the target is
    * as the operation sets it; `not-applied` when it is still as the operation found it (`from`);

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { cardView } from '../engine/card-view.ts';
 import type { Actor, RunEffect, RunEvent } from '../engine/events.ts';
-import { isActive, type Run, type RunRequest, type ServiceSnapshot, type TargetState } from '../engine/run.ts';
+import { isActive, type ProbeResult, type Run, type RunRequest, type ServiceSnapshot, type TargetState } from '../engine/run.ts';
 import { createRun, transition } from '../engine/transition.ts';
 import type { AuditLog } from '../ports/audit-log.port.ts';
 import type { ChatPort, MessageRef } from '../ports/chat.port.ts';
@@ -17,6 +17,7 @@ import type { Clock } from '../ports/clock.port.ts';
 import type { Coordination, Lease } from '../ports/coordination.port.ts';
 import type { RunStore } from '../ports/run-store.port.ts';
 import type { TargetResolver } from '../ports/scale-target.port.ts';
+import type { Measurement, Probes } from '../ports/probe.port.ts';
 import type { Scheduler, TimerJob } from '../ports/scheduler.port.ts';
 import type { Runbook } from '../workflows/runbook-schema.ts';
 import { ApproverPolicy } from './approver-policy.ts';
@@ -26,6 +27,8 @@ export interface RunnerDeps {
   store: RunStore;
   chat: ChatPort;
   targets: TargetResolver;
+  /** Prometheus, PostgreSQL, Redis, queue and HTTP probes (the `kubernetes.*` ones go to the target). */
+  probes?: Probes;
   clock: Clock;
   log: Logger;
   newRunId: () => string;
@@ -89,8 +92,7 @@ export class Runner {
   }
 
   private async onTimer(job: TimerJob): Promise<void> {
-    if (job.name !== 'approval-expiry') return;
-    await this.dispatch(job.runId, { type: 'timer', name: 'approval-expiry' });
+    await this.dispatch(job.runId, { type: 'timer', name: job.name });
   }
 
   /** Renews the leases of the runs this replica drives; recovers runs nobody drives. */
@@ -263,17 +265,16 @@ export class Runner {
     const log = this.deps.log.child({ runId: run.id });
     switch (effect.type) {
       case 'plan': {
+        const step = effect.step;
         const event = await targets(run.service.name)
           .plan(effect.replicas)
-          .then((plan): RunEvent => ({ type: 'plan-ready', attempt: effect.attempt, plan }))
-          .catch((error): RunEvent => ({ type: 'plan-failed', attempt: effect.attempt, error: describeError(error) }));
+          .then((plan): RunEvent => ({ type: 'plan-ready', attempt: effect.attempt, plan, step }))
+          .catch((error): RunEvent => ({ type: 'plan-failed', attempt: effect.attempt, error: describeError(error), step }));
         await this.dispatch(run.id, event);
         return;
       }
       case 'probe': {
-        const result = await targets(run.service.name)
-          .probe(effect.probe, effect.replicas)
-          .catch((error) => ({ ok: undefined, summary: `could not measure: ${describeError(error)}`, source: effect.probe, at: clock.now() }));
+        const result = await this.measure(run, effect).catch((error): ProbeResult => ({ ok: undefined, summary: `could not measure: ${describeError(error)}`, source: effect.probe, at: clock.now() }));
         await this.dispatch(run.id, { type: 'probe-result', step: effect.step, attempt: effect.attempt, result });
         return;
       }
@@ -333,6 +334,15 @@ export class Runner {
         await store.releaseTarget(run.service.targetKey, run.id);
         return;
     }
+  }
+
+  /** One read-only probe: `kubernetes.*` through the service's target, the rest through the probe adapters. */
+  private async measure(run: Run, effect: Extract<RunEffect, { type: 'probe' }>): Promise<ProbeResult> {
+    if (effect.probe.startsWith('kubernetes.')) return this.deps.targets(run.service.name).probe(effect.probe, effect.replicas, effect.params);
+    if (!this.deps.probes) throw new Error(`no probe adapters are configured for ${effect.probe}`);
+    const m: Measurement = await this.deps.probes.measure({ probe: effect.probe, params: effect.params, service: run.service.name, replicas: effect.replicas });
+    // Measured: the probe's own verdict, or none (the runbook's pass condition decides).
+    return { ok: m.ok ?? true, summary: m.summary, values: m.values, threshold: m.threshold, source: m.source, at: m.at, details: m.details };
   }
 
   /** An action whose executor stopped before confirming it: ask the journal, then the target. */

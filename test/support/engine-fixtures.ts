@@ -9,6 +9,13 @@ import { runbookSchema, type Runbook } from '../../src/workflows/runbook-schema.
 
 export const T0 = Date.UTC(2026, 10, 23, 12, 0, 0);
 
+/** A runbook from YAML text, validated; throws with the problems when it is invalid. */
+export function runbookFrom(text: string): Runbook {
+  const parsed = parseYamlText('inline.yml', text, runbookSchema);
+  if (!parsed.ok) throw new Error(parsed.problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
+  return parsed.value;
+}
+
 export function scaleUpRunbook(): Runbook {
   const file = join(import.meta.dirname, '../../workflows/scale-up.yml');
   const parsed = parseYamlText(file, readFileSync(file, 'utf8'), runbookSchema);
@@ -53,13 +60,13 @@ export class Sim {
   now = T0;
   constructor(public run: Run) {}
 
-  static start(opts: { dryRun?: boolean; requester?: string; runbook?: Runbook; service?: Partial<ServiceSnapshot> } = {}): Sim {
+  static start(opts: { dryRun?: boolean; requester?: string; runbook?: Runbook; service?: Partial<ServiceSnapshot>; replicas?: number | null } = {}): Sim {
     const created = createRun({
       id: 'run-test0001',
       now: T0,
       service: service(opts.service),
       runbook: opts.runbook ?? scaleUpRunbook(),
-      request: { replicas: 10, reason: 'campaign', dryRun: opts.dryRun ?? false, requester: opts.requester ?? 'U0ALICE', originChannel: 'C0INFRA' },
+      request: { replicas: opts.replicas === null ? undefined : (opts.replicas ?? 10), reason: 'campaign', dryRun: opts.dryRun ?? false, requester: opts.requester ?? 'U0ALICE', originChannel: 'C0INFRA' },
     });
     const sim = new Sim({ ...created.run, version: 1 });
     sim.effects.push(...created.effects);

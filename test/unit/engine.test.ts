@@ -201,7 +201,7 @@ describe('execute and verify', () => {
     sim.send({ type: 'action-done', step: 'scale', key: 'run-test0001/scale', before: { replicas: 5, readyReplicas: 5 }, after: { replicas: 10, readyReplicas: 5 } }, 1000);
     expect(sim.run.status).toBe('verifying');
     const verify = sim.of('verify');
-    expect(verify).toEqual([{ type: 'verify', step: 'rollout', attempt: 1, probe: 'kubernetes.rollout', expect: { replicas: 10, atLeast: false }, deadline: sim.now + 10 * MIN }]);
+    expect(verify).toEqual([{ type: 'verify', step: 'rollout', attempt: 1, expect: { replicas: 10, atLeast: false }, deadline: sim.now + 10 * MIN }]);
     const effects = sim.send({ type: 'verify-passed', step: 'rollout', attempt: 1, result: passing('10/10 ready') }, 95_000);
     expect(sim.run.status).toBe('succeeded');
     const announce = sim.of('announce', effects)[0]!.text;
@@ -375,7 +375,7 @@ describe('resuming after the driving replica stopped', () => {
     sim.send({ type: 'action-done', step: 'scale', key: 'run-test0001/scale', before: { replicas: 5, readyReplicas: 5 }, after: { replicas: 10, readyReplicas: 5 } });
     const deadline = sim.run.steps.rollout!.deadline;
     const effects = sim.send({ type: 'resume', by: 'replica b' }, 60_000);
-    expect(sim.of('verify', effects)).toEqual([{ type: 'verify', step: 'rollout', attempt: 1, probe: 'kubernetes.rollout', expect: { replicas: 10, atLeast: false }, deadline }]);
+    expect(sim.of('verify', effects)).toEqual([{ type: 'verify', step: 'rollout', attempt: 1, expect: { replicas: 10, atLeast: false }, deadline }]);
     expect(sim.of('note', effects)[0]!.text).toContain('stopped during verification');
   });
 

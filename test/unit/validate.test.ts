@@ -36,11 +36,11 @@ const EXPECTED: Record<string, Record<string, [path: string, message: string]>> 
     'huge-number.yml': ['services.api-gateway.limits.max', 'expected a number, got a number too large to represent'],
   },
   'runbooks/malformed': {
-    'unknown-step-kind.yml': ['phases.pre-scale.0.kind', '"prayer" is not accepted; expected one of: check, manual, approval, action, verify'],
+    'unknown-step-kind.yml': ['phases.pre-scale.0.kind', '"prayer" is not accepted; expected one of: check, manual, approval, action, wait, verify, notify'],
     'wrong-phase.yml': ['phases.pre-scale.0.kind', 'an action step cannot be in the pre-scale phase; expected one of: check, manual'],
     'duplicate-step-ids.yml': ['phases.pre-scale.1.id', 'duplicate step id "check"'],
     'two-approvals.yml': ['phases.approve', 'exactly one approval step'],
-    'no-execute.yml': ['phases.execute', 'missing; expected a list'],
+    'no-execute.yml': ['phases.execute', 'the execute phase needs at least one action step'],
     'bad-duration.yml': ['phases.approve.0.expires', '"10 minutes" is not a duration; expected a whole number and a unit'],
     'unknown-probe.yml': ['phases.pre-scale.0.probe', '"kubernetes.vibes" is not accepted; expected one of: request.limits,'],
     'missing-title.yml': ['phases.approve.0.title', 'missing; expected a string'],
@@ -226,7 +226,7 @@ describe('the scalebot CLI', () => {
     const lines = stdout.trim().split('\n');
     expect(lines).toContain('test/fixtures/catalogs/malformed/min-above-max.yml:5: services.api-gateway.limits.min: min (60) is above max (50)');
     expect(lines).toContain(
-      'test/fixtures/catalogs/malformed/unknown-field.yml:5: services.api-gateway.limit: unknown field "limit"; expected one of: description, target, limits, approvals, requesters, channel, runbooks',
+      'test/fixtures/catalogs/malformed/unknown-field.yml:5: services.api-gateway.limit: unknown field "limit"; expected one of: description, target, limits, approvals, requesters, channel, runbooks, params, sources, peak-windows',
     );
     for (const line of lines.slice(0, -1)) expect(line).toMatch(/^test\/fixtures\/catalogs\/malformed\/[a-z-]+\.yml(:\d+)?: (\(top level\)|\S+): .+/);
     // The eleven fixtures, and the built-in scale-up runbook the catalogs are checked against.
