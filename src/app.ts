@@ -35,7 +35,7 @@ export function loadConfiguration(catalogFile: string): Configuration {
   // A catalog at the project root has the built-in folder beside it: load each folder once.
   const dirs = [...new Set([BUILTIN_WORKFLOWS, join(dirname(resolve(catalogFile)), 'workflows')].map((d) => resolve(d)))];
   const { runbooks, problems } = loadRunbooks(dirs);
-  problems.push(...catalogProblems(catalogFile, catalog, new Set(runbooks.keys())));
+  problems.push(...catalogProblems(catalogFile, catalog, runbooks));
   if (problems.length) throw new InvalidInputError(problems);
   return { catalog, runbooks };
 }

@@ -7,7 +7,7 @@ import { catalogProblems, catalogSchema, type Catalog } from '../config/catalog.
 import { BUILTIN_WORKFLOWS } from '../config/paths.ts';
 import { formatProblem, lineOfPath, parseYamlFile, type Problem } from '../config/problems.ts';
 import { runbookFiles } from '../config/runbooks.ts';
-import { runbookSchema } from '../workflows/runbook-schema.ts';
+import { runbookSchema, type Runbook } from '../workflows/runbook-schema.ts';
 
 export interface ValidationResult {
   /** Every file checked, as shown in problems (the paths given, plus the runbooks a catalog loads). */
@@ -34,6 +34,7 @@ interface RunbookResult {
   file: string;
   /** The runbook's name when it is valid. */
   name?: string;
+  runbook?: Runbook;
 }
 
 /** Validates every catalog and runbook under the given paths; never throws on bad input. */
@@ -50,7 +51,7 @@ export function validatePaths(paths: string[]): ValidationResult {
     const known = runbooks.get(key);
     if (known) return known;
     const parsed = parseYamlFile(file, runbookSchema);
-    const result: RunbookResult = parsed.ok ? { file, name: parsed.value.name } : { file };
+    const result: RunbookResult = parsed.ok ? { file, name: parsed.value.name, runbook: parsed.value } : { file };
     if (!parsed.ok) problems.push(...parsed.problems);
     runbooks.set(key, result);
     shown.set(key, file);
@@ -88,8 +89,8 @@ export function validatePaths(paths: string[]): ValidationResult {
       .map((f) => shown.get(resolve(f)) ?? displayPath(f))
       .map(checkRunbook);
     problems.push(...duplicateNames(loaded));
-    const names = new Set([...loaded, ...given].flatMap((r) => (r.name ? [r.name] : [])));
-    problems.push(...catalogProblems(file, catalog, names));
+    const byName = new Map([...loaded, ...given].flatMap((r) => (r.name && r.runbook ? [[r.name, r.runbook] as const] : [])));
+    problems.push(...catalogProblems(file, catalog, byName));
   }
 
   // Cross-checks know the path, not the line; the same problem can be found twice (a runbook both

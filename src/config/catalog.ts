@@ -2,6 +2,8 @@
 // approval policy. A catalog as small as PRODUCT.md's example loads as is; everything else defaults.
 import { z } from 'zod';
 import { InvalidInputError, parseYamlFile, type Problem } from './problems.ts';
+import { referencedNames, type Expr } from '../workflows/expression.ts';
+import type { Runbook, Step } from '../workflows/runbook-schema.ts';
 
 const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, 'a Kubernetes name: lower-case letters, digits, "-" and "."');
 const slackId = z.string().regex(/^[US][A-Z0-9]{2,20}$/, 'a Slack user ID (U…) or user-group ID (S…)');
@@ -15,6 +17,22 @@ export const kubernetesTargetSchema = z.strictObject({
   context: z.string().min(1).optional(),
   /** HPA name; found by its scaleTargetRef when absent. */
   hpa: k8sName.optional(),
+});
+
+/** Azure Container Apps (seed 000): min/max replicas of an app's template. Adapter: platforms issue. */
+export const azureContainerAppTargetSchema = z.strictObject({
+  kind: z.literal('azure-container-app'),
+  subscription: z.string().min(1).max(100),
+  'resource-group': z.string().regex(/^[-\w._()]{1,90}$/, 'an Azure resource group name'),
+  app: z.string().regex(/^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, 'a Container App name: lower-case letters, digits and dashes'),
+});
+
+/** Docker Compose (seed 004): `docker compose up -d --scale <service>=<n> --no-recreate`. Adapter: platforms issue. */
+export const dockerComposeTargetSchema = z.strictObject({
+  kind: z.literal('docker-compose'),
+  'project-dir': z.string().min(1).max(500),
+  file: z.string().min(1).max(500).optional(),
+  service: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'a Compose service name'),
 });
 
 /** A URL that may name environment variables for its secrets: "postgres://app:${DB_PASSWORD}@db:5432/app". */
@@ -63,7 +81,7 @@ export const peakWindowSchema = z.strictObject({
 export const serviceSchema = z
   .strictObject({
     description: z.string().max(200).optional(),
-    target: z.discriminatedUnion('kind', [kubernetesTargetSchema]),
+    target: z.discriminatedUnion('kind', [kubernetesTargetSchema, azureContainerAppTargetSchema, dockerComposeTargetSchema]),
     limits: z.strictObject({
       min: z.number().int().min(0).max(10_000),
       baseline: z.number().int().min(0).max(10_000).optional(),
@@ -126,8 +144,76 @@ export function loadCatalog(file: string): Catalog {
   return parsed.value;
 }
 
-/** Cross-checks a catalog against the runbooks it names. */
-export function catalogProblems(file: string, catalog: Catalog, runbookNames: Set<string>): Problem[] {
+/** The source kind each probe measures through. */
+const PROBE_SOURCE: Record<string, SourceConfig['kind']> = {
+  prometheus: 'prometheus',
+  'postgres.connections': 'postgres',
+  'redis.info': 'redis',
+  'queue.depth': 'queue',
+  'http.health': 'http',
+};
+
+/** Every probe a runbook uses, with its parameters and where it is. */
+function probesOf(runbook: Runbook): { probe: string; params: Record<string, unknown>; at: string }[] {
+  const out: { probe: string; params: Record<string, unknown>; at: string }[] = [];
+  for (const [phase, steps] of Object.entries(runbook.phases)) {
+    steps.forEach((step: Step) => {
+      if (step.kind === 'check' || step.kind === 'verify') out.push({ probe: step.probe, params: step.with ?? {}, at: `${phase}.${step.id}` });
+      if (step.kind === 'wait' && step.until) out.push({ probe: step.until.probe, params: step.until.with ?? {}, at: `${phase}.${step.id}` });
+    });
+  }
+  return out;
+}
+
+function expressionsOf(runbook: Runbook): Expr[] {
+  const out: Expr[] = runbook.target ? [runbook.target] : [];
+  for (const step of Object.values(runbook.phases).flat() as Step[]) {
+    if ((step.kind === 'check' || step.kind === 'verify') && step.pass) out.push(step.pass);
+    if (step.kind === 'wait' && step.until) out.push(step.until.pass);
+  }
+  return out;
+}
+
+/** What a service lacks for a runbook it uses: params its formulas read, sources its probes measure. */
+function serviceRunbookProblems(file: string, name: string, service: ServiceConfig, direction: string, runbook: Runbook): Problem[] {
+  const problems: Problem[] = [];
+  const where = `services.${name}`;
+  const params = new Set(Object.keys(service.params));
+  const missing = new Set<string>();
+  for (const expr of expressionsOf(runbook)) {
+    for (const ref of referencedNames(expr)) {
+      const [root, member] = ref.split('.');
+      if (root === 'service' && member && !params.has(member)) missing.add(member);
+    }
+  }
+  for (const param of missing) {
+    problems.push({ file, path: `${where}.params`, message: `the ${direction} runbook "${runbook.name}" reads service.${param}; add params: { ${param}: <number> } (known: ${[...params].join(', ') || 'none'})` });
+  }
+  for (const { probe, params: withParams, at } of probesOf(runbook)) {
+    if (probe.startsWith('kubernetes.') && service.target.kind !== 'kubernetes') {
+      problems.push({ file, path: `${where}.runbooks.${direction}`, message: `runbook "${runbook.name}" (${at}) uses ${probe}, but ${name} runs on ${service.target.kind}; use a runbook written for that platform` });
+      continue;
+    }
+    const kind = PROBE_SOURCE[probe];
+    if (!kind) continue;
+    const named = typeof withParams.source === 'string' ? withParams.source : undefined;
+    const sources = Object.entries(service.sources);
+    if (named) {
+      const source = service.sources[named];
+      if (!source) problems.push({ file, path: `${where}.sources`, message: `runbook "${runbook.name}" (${at}) measures source "${named}", which ${name} does not declare (known: ${sources.map(([n]) => n).join(', ') || 'none'})` });
+      else if (source.kind !== kind) problems.push({ file, path: `${where}.sources.${named}`, message: `runbook "${runbook.name}" (${at}) measures ${probe} through "${named}", a ${source.kind} source; it needs a ${kind} source` });
+      continue;
+    }
+    const ofKind = sources.filter(([, s]) => s.kind === kind);
+    if (ofKind.length === 0) problems.push({ file, path: `${where}.sources`, message: `runbook "${runbook.name}" (${at}) uses ${probe}, so ${name} needs a ${kind} source, e.g. sources: { ${kind}: { kind: ${kind}, url: … } }` });
+    if (ofKind.length > 1) problems.push({ file, path: `${where}.sources`, message: `runbook "${runbook.name}" (${at}) uses ${probe} without naming a source, and ${name} has ${ofKind.length} ${kind} sources (${ofKind.map(([n]) => n).join(', ')}); add with: { source: <name> } to the step` });
+  }
+  return problems;
+}
+
+/** Cross-checks a catalog against the runbooks it names (by name; given the runbooks, also what each service must provide them). */
+export function catalogProblems(file: string, catalog: Catalog, runbooks: Set<string> | Map<string, Runbook>): Problem[] {
+  const runbookNames = new Set(runbooks.keys());
   const problems: Problem[] = [];
   const targets = new Map<string, string>();
   for (const [name, service] of Object.entries(catalog.services)) {
@@ -135,6 +221,12 @@ export function catalogProblems(file: string, catalog: Catalog, runbookNames: Se
       const named = service.runbooks[direction];
       if (named && !runbookNames.has(named)) {
         problems.push({ file, path: `services.${name}.runbooks.${direction}`, message: `no runbook named "${named}"; known: ${[...runbookNames].sort().join(', ') || 'none'}` });
+      }
+      const runbook = runbooks instanceof Map ? runbooks.get(named ?? (direction === 'up' ? 'scale-up' : 'scale-down')) : undefined;
+      // The built-in defaults are written for Kubernetes; a service elsewhere must name its own.
+      if (runbook && (named || service.target.kind === 'kubernetes')) problems.push(...serviceRunbookProblems(file, name, service, direction, runbook));
+      if (runbook && !named && service.target.kind !== 'kubernetes' && direction === 'up') {
+        problems.push({ file, path: `services.${name}.runbooks`, message: `${name} runs on ${service.target.kind}; name its runbooks (runbooks: { up: …, down: … }): the built-in ones are written for Kubernetes` });
       }
     }
     const key = targetKey(service);
@@ -147,10 +239,24 @@ export function catalogProblems(file: string, catalog: Catalog, runbookNames: Se
 
 export function targetKey(service: ServiceConfig): string {
   const t = service.target;
-  return `kubernetes/${t.context ?? '(current)'}/${t.namespace}/${t.deployment}`;
+  switch (t.kind) {
+    case 'kubernetes':
+      return `kubernetes/${t.context ?? '(current)'}/${t.namespace}/${t.deployment}`;
+    case 'azure-container-app':
+      return `azure/${t.subscription}/${t['resource-group']}/${t.app}`;
+    case 'docker-compose':
+      return `compose/${t['project-dir']}/${t.file ?? 'compose.yaml'}/${t.service}`;
+  }
 }
 
 export function targetLabel(service: ServiceConfig): string {
   const t = service.target;
-  return `Deployment ${t.namespace}/${t.deployment}${t.context ? ` (context ${t.context})` : ''}`;
+  switch (t.kind) {
+    case 'kubernetes':
+      return `Deployment ${t.namespace}/${t.deployment}${t.context ? ` (context ${t.context})` : ''}`;
+    case 'azure-container-app':
+      return `Container App ${t['resource-group']}/${t.app}`;
+    case 'docker-compose':
+      return `Compose service ${t.service} (${t['project-dir']})`;
+  }
 }

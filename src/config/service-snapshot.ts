@@ -10,7 +10,7 @@ export function serviceSnapshot(catalog: Catalog, name: string): ServiceSnapshot
     description: service.description,
     targetKey: targetKey(service),
     targetLabel: targetLabel(service),
-    namespace: service.target.namespace,
+    namespace: service.target.kind === 'kubernetes' ? service.target.namespace : undefined,
     limits: service.limits,
     approvals: { required: service.approvals.required, approvers: service.approvals.approvers },
     channel: service.channel ?? catalog.channel,

@@ -16,6 +16,7 @@ export function kubernetesTargets(catalog: Catalog, base: k8s.KubeConfig, clock:
   const targets = new Map<string, ScaleTarget>();
   for (const [name, service] of Object.entries(catalog.services)) {
     const t = service.target;
+    if (t.kind !== 'kubernetes') continue;
     let kc = base;
     if (t.context) {
       if (!base.getContextObject(t.context)) {
@@ -29,7 +30,10 @@ export function kubernetesTargets(catalog: Catalog, base: k8s.KubeConfig, clock:
   }
   return (service) => {
     const target = targets.get(service);
-    if (!target) throw new Error(`no target for service "${service}"`);
+    if (!target) {
+      const kind = catalog.services[service]?.target.kind;
+      throw new Error(kind && kind !== 'kubernetes' ? `service "${service}" runs on ${kind}, and this version of scalebot has no ${kind} adapter yet: it can validate its runbooks but not scale it` : `no target for service "${service}"`);
+    }
     return target;
   };
 }
