@@ -2,6 +2,7 @@
 // cluster (on files, or on the bots' Redis). Each command returns its exit code; 2 means the command line itself was wrong.
 import { auditCommand } from './audit-export.ts';
 import { validateCommand, type Output } from './validate.ts';
+import { schemaCommand } from './schema.ts';
 
 interface Command {
   /** Arguments, as shown in the usage. */
@@ -22,6 +23,11 @@ const COMMANDS: Record<string, Command> = {
       }
       return validateCommand(args, io);
     },
+  },
+  schema: {
+    args: '[runbook|catalog]',
+    summary: 'print the JSON Schema of a runbook (default) or a catalog, for editor completion',
+    run: (args, io) => schemaCommand(args, io),
   },
   audit: {
     args: '[--run <run-id>] [--service <name>] [--since <ISO time>] [--limit <n>]',
