@@ -6,6 +6,7 @@ import bolt, { type App as BoltApp } from '@slack/bolt';
 import type { Logger } from 'pino';
 import { kubernetesTargets, loadKubeConfig } from './adapters/kubernetes/kubernetes-targets.ts';
 import { createSlackApp, registerListeners } from './adapters/slack/bolt-app.ts';
+import { createProbes } from './adapters/probes/index.ts';
 import { SlackChat } from './adapters/slack/slack-chat.ts';
 import { catalogProblems, loadCatalog, type Catalog } from './config/catalog.ts';
 import { InvalidInputError } from './config/problems.ts';
@@ -77,6 +78,7 @@ export async function createScalebot(env: Env, config: Configuration, log: Logge
   });
   const kc = loadKubeConfig();
   const targets = kubernetesTargets(config.catalog, kc, clock, { onError: (code) => metrics.platformErrors.inc({ platform: 'kubernetes', code: String(code) }) });
+  const probes = createProbes(config.catalog, { clock, onError: (source) => metrics.platformErrors.inc({ platform: source, code: 'unmeasured' }) });
   let started = false;
   let accepting = true;
   let teamId: string | undefined;
@@ -106,6 +108,7 @@ export async function createScalebot(env: Env, config: Configuration, log: Logge
     store: state.store,
     chat,
     targets,
+    probes,
     clock,
     log: log.child({ replica: replicaId }),
     newRunId,
@@ -149,6 +152,7 @@ export async function createScalebot(env: Env, config: Configuration, log: Logge
       await Promise.race([runner.idle(), new Promise((r) => setTimeout(r, 5_000))]);
       await runner.stop();
       await app.stop();
+      await probes.close();
       await state.close();
     },
   };

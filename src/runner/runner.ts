@@ -28,7 +28,7 @@ export interface RunnerDeps {
   chat: ChatPort;
   targets: TargetResolver;
   /** Prometheus, PostgreSQL, Redis, queue and HTTP probes (the `kubernetes.*` ones go to the target). */
-  probes?: Probes;
+  probes: Probes;
   clock: Clock;
   log: Logger;
   newRunId: () => string;
@@ -339,7 +339,6 @@ export class Runner {
   /** One read-only probe: `kubernetes.*` through the service's target, the rest through the probe adapters. */
   private async measure(run: Run, effect: Extract<RunEffect, { type: 'probe' }>): Promise<ProbeResult> {
     if (effect.probe.startsWith('kubernetes.')) return this.deps.targets(run.service.name).probe(effect.probe, effect.replicas, effect.params);
-    if (!this.deps.probes) throw new Error(`no probe adapters are configured for ${effect.probe}`);
     const m: Measurement = await this.deps.probes.measure({ probe: effect.probe, params: effect.params, service: run.service.name, replicas: effect.replicas });
     // Measured: the probe's own verdict, or none (the runbook's pass condition decides).
     return { ok: m.ok ?? true, summary: m.summary, values: m.values, threshold: m.threshold, source: m.source, at: m.at, details: m.details };

@@ -26,7 +26,7 @@ export const PROBES = {
   'kubernetes.pdb': { values: ['present', 'min_available', 'max_unavailable', 'current_healthy', 'desired_healthy', 'disruptions_allowed'], verdict: false, what: 'the PodDisruptionBudget covering the Deployment' },
   'kubernetes.recent-deploy': { values: ['minutes_since', 'revision'], verdict: false, what: 'when the pod template last changed' },
   'kubernetes.rollout': { values: ['replicas', 'ready'], verdict: true, verifyOnly: true, what: 'the rollout is complete: all replicas updated and ready, none Pending' },
-  prometheus: { values: ['value', 'min', 'max', 'avg', 'samples'], verdict: false, what: 'a Prometheus query, instant or over a window' },
+  prometheus: { values: ['value', 'min', 'max', 'avg', 'samples', 'series'], verdict: false, what: 'a Prometheus query, instant or over a window' },
   'postgres.connections': { values: ['max_connections', 'reserved', 'current', 'total', 'pool', 'reserve', 'needed', 'available'], verdict: true, what: 'PostgreSQL connections and the budget pods × pool ≤ max_connections − reserve' },
   'redis.info': { values: ['used_memory', 'maxmemory', 'used_pct', 'evicted_keys', 'connected_clients', 'maxclients', 'clients_pct', 'hit_rate'], verdict: false, what: 'Redis memory, evictions, clients and hit rate' },
   'queue.depth': { values: ['waiting', 'active', 'failed', 'delayed'], verdict: false, what: 'jobs waiting, active and failed in a queue' },

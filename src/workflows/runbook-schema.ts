@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.ts';
 import { parseExpression, referencedNames, type Expr } from './expression.ts';
 import { PROBE_NAMES, PROBES, probeInfo, scopeName, type ProbeName } from './probe-catalog.ts';
+import { PROBE_PARAMS } from '../adapters/probes/params.ts';
 
 const stepId = z
   .string()
@@ -226,9 +227,23 @@ function shapeProblems(runbook: Runbook, ctx: Ctx): void {
       if ((step.kind === 'check' || step.kind === 'verify') && step.pass === undefined && !probeInfo(step.probe)?.verdict) {
         ctx.addIssue({ code: 'custom', path: [...at, 'pass'], message: `the ${step.probe} probe only measures; say what passes, e.g. pass: "${PROBES[step.probe].values[0]} < 80" (values: ${PROBES[step.probe].values.join(', ')})` });
       }
+      const probed = step.kind === 'check' || step.kind === 'verify' ? { probe: step.probe, with: step.with, at: [...at, 'with'] } : step.kind === 'wait' && step.until ? { probe: step.until.probe, with: step.until.with, at: [...at, 'until', 'with'] } : undefined;
+      if (probed) withProblems(probed.probe, probed.with, probed.at, ctx);
       if (step.kind === 'check' && probeInfo(step.probe)?.verifyOnly) ctx.addIssue({ code: 'custom', path: [...at, 'probe'], message: `${step.probe} waits for a rollout; use it in a verify step` });
     });
   }
+}
+
+/** A probe's `with:` parameters, checked at load against what the probe accepts. */
+function withProblems(probe: ProbeName, params: Record<string, unknown> | undefined, at: (string | number)[], ctx: Ctx): void {
+  const schema = Object.hasOwn(PROBE_PARAMS, probe) ? PROBE_PARAMS[probe as keyof typeof PROBE_PARAMS] : undefined;
+  if (!schema) {
+    if (params && Object.keys(params).length) ctx.addIssue({ code: 'custom', path: at, message: `the ${probe} probe takes no parameters` });
+    return;
+  }
+  const parsed = schema.safeParse(params ?? {});
+  if (parsed.success) return;
+  for (const issue of parsed.error.issues) ctx.addIssue({ code: 'custom', path: [...at, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))], message: issue.message });
 }
 
 /** Every name an expression reads must exist by the time it is evaluated. */

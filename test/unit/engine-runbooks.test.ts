@@ -98,6 +98,12 @@ describe('runbook schema: the vocabulary and its references', () => {
     expect(problemsOf(WORKER_UP.replace('"waiting >= 0"', '"constructor.constructor(1)"')).length).toBeGreaterThan(0);
   });
 
+  it('checks each probe\'s with: parameters at load', () => {
+    expect(problemsOf(SCALE_DOWN.replace('over: 30m', 'over: 30 minutes')).join('\n')).toContain('phases.pre-scale.1.with.over');
+    expect(problemsOf(SCALE_DOWN.replace('with: { query: cpu }', 'with: { query: cpu, url: "http://evil" }')).join('\n')).toContain('with');
+    expect(problemsOf(WORKER_UP.replace('probe: kubernetes.rollout }', 'probe: kubernetes.rollout, with: { x: 1 } }')).join('\n')).toContain('the kubernetes.rollout probe takes no parameters');
+  });
+
   it('a measuring probe needs a pass condition', () => {
     expect(problemsOf(WORKER_UP.replace(', pass: "used_pct < 80"', '')).join('\n')).toContain('the redis.info probe only measures; say what passes');
   });

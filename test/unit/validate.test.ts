@@ -23,7 +23,7 @@ const EXPECTED: Record<string, Record<string, [path: string, message: string]>> 
     'bad-channel.yml': ['channel', '"infrastructure" is not accepted; expected a channel ID (C…) or #name'],
     'uppercase-service-name.yml': ['services.Api-Gateway', 'service name'],
     'too-few-approvers.yml': ['services.api-gateway.approvals.required', '3 approvals are required but only 1 approver is listed'],
-    'unknown-runbook.yml': ['services.api-gateway.runbooks.up', 'no runbook named "scale-sideways"; known: scale-up'],
+    'unknown-runbook.yml': ['services.api-gateway.runbooks.up', 'no runbook named "scale-sideways"; known: scale-down, scale-up'],
     'shared-target.yml': ['services.gateway-copy.target', 'the same target as service "api-gateway"'],
     'not-yaml.yml': ['', 'not valid YAML'],
     'empty.yml': ['', 'the file is empty: neither a catalog (has `services`) nor a runbook (has `phases`)'],
@@ -217,7 +217,7 @@ describe('the scalebot CLI', () => {
   it('validate on valid catalogs and the built-in runbooks exits 0', async () => {
     const { code, stdout, stderr } = await run('validate', 'test/fixtures/catalogs/valid', 'workflows');
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    expect(stdout).toBe('3 files checked, 0 problems\n');
+    expect(stdout).toBe('4 files checked, 0 problems\n');
   });
 
   it('validate on a malformed folder exits 1 and lists file:line: path: message', async () => {
@@ -230,7 +230,7 @@ describe('the scalebot CLI', () => {
     );
     for (const line of lines.slice(0, -1)) expect(line).toMatch(/^test\/fixtures\/catalogs\/malformed\/[a-z-]+\.yml(:\d+)?: (\(top level\)|\S+): .+/);
     // The eleven fixtures, and the built-in scale-up runbook the catalogs are checked against.
-    expect(lines.at(-1)).toMatch(/^12 files checked, \d+ problems$/);
+    expect(lines.at(-1)).toMatch(/^13 files checked, \d+ problems$/);
   });
 
   it('validate on a path that does not exist exits 1 and says so', async () => {
