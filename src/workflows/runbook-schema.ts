@@ -265,12 +265,17 @@ function referenceProblems(runbook: Runbook, ctx: Ctx): void {
       ctx.addIssue({ code: 'custom', path: ['target'], message: 'the target formula computes the replicas, so it cannot read them' });
     }
   }
+  // Pre-scale checks run side by side, so one cannot read another's values — except the target
+  // formula's inputs, which are measured before everything else.
+  const inputs = new Set(runbook.target ? referencedNames(runbook.target).map((n) => n.split('.')[0]!) : []);
+  const first = new Map([...known].filter(([name]) => inputs.has(name)));
   for (const phase of PHASES) {
-    const scope = new Map(known);
+    const scope = phase === 'pre-scale' ? first : new Map(known);
     runbook.phases[phase].forEach((step, index) => {
       const at = ['phases', phase, index];
-      if (step.kind === 'check' || step.kind === 'verify') check(step.pass, [...at, 'pass'], PROBES[step.probe].values, scope);
-      if (step.kind === 'wait' && step.until) check(step.until.pass, [...at, 'until', 'pass'], PROBES[step.until.probe].values, scope);
+      const own = phase === 'pre-scale' && inputs.has(scopeName(step.id)) ? new Map<string, readonly string[]>() : scope;
+      if (step.kind === 'check' || step.kind === 'verify') check(step.pass, [...at, 'pass'], PROBES[step.probe].values, own);
+      if (step.kind === 'wait' && step.until) check(step.until.pass, [...at, 'until', 'pass'], PROBES[step.until.probe].values, own);
       if (phase === 'scale-down' && step.kind === 'check') scope.set(scopeName(step.id), PROBES[step.probe].values);
     });
   }
@@ -289,8 +294,8 @@ function nameProblem(name: string, steps: Map<string, readonly string[]>, own: r
   if (values) {
     return member !== undefined && values.includes(member) && rest.length === 0 ? undefined : `unknown name "${name}"; ${root} has: ${values.join(', ')}`;
   }
-  const names = [...(own ?? []), ...Object.keys(RUN_NAMES), ...steps.keys()];
-  return `unknown name "${name}": not a value of this probe, a run value or an earlier check (step ids are written with "_" for "-"); known: ${names.join(', ')}`;
+  const names = [...new Set([...(own ?? []), ...Object.keys(RUN_NAMES), ...steps.keys()])];
+  return `unknown name "${name}": not a value of this probe, a run value or a check measured before this step (pre-scale checks run side by side; step ids are written with "_" for "-"); known: ${names.join(', ')}`;
 }
 
 export type Runbook = z.output<typeof runbookSchema>;

@@ -44,6 +44,12 @@ const EXPECTED: Record<string, Record<string, [path: string, message: string]>> 
     'bad-duration.yml': ['phases.approve.0.expires', '"10 minutes" is not a duration; expected a whole number and a unit'],
     'unknown-probe.yml': ['phases.pre-scale.0.probe', '"kubernetes.vibes" is not accepted; expected one of: request.limits,'],
     'missing-title.yml': ['phases.approve.0.title', 'missing; expected a string'],
+    'forward-reference.yml': ['phases.pre-scale.0.pass', 'unknown name "recheck.cpu_max_pct": not a value of this probe, a run value or a check measured before this step'],
+    'sibling-reference.yml': ['phases.pre-scale.1.pass', 'unknown name "queue.waiting"'],
+    'unreachable-scale-down.yml': ['direction', 'a runbook with a scale-down phase must say direction: down'],
+    'wait-forever.yml': ['phases.execute.1.timeout', 'a wait with an until condition needs a timeout'],
+    'misspelt-value.yml': ['phases.pre-scale.0.pass', 'unknown name "wating"'],
+    'wrong-types.yml': ['phases.execute.0.gradual', 'true is not accepted; expected "halve-distance"'],
   },
   'runbooks/evil': {
     'alias-bomb.yml': ['', 'aliases (*name) expand into too much data'],
@@ -51,6 +57,9 @@ const EXPECTED: Record<string, Record<string, [path: string, message: string]>> 
     'expires-overflow.yml': ['phases.approve.0.expires', '"99999999d" is too long; at most 7d is accepted'],
     'long-title.yml': ['phases.approve.0.title', 'too long (10000 characters); at most 150 accepted'],
     'proto-step.yml': ['phases.approve.0.__proto__', '"__proto__" is not accepted as a key'],
+    'expression-injection.yml': ['phases.pre-scale.0.pass', 'is not allowed; allowed functions: ceil, floor, round, abs, min, max, clamp, pow, sqrt, log'],
+    'target-require.yml': ['target', 'is not allowed; allowed functions'],
+    'prototype-name.yml': ['phases.pre-scale.0.pass', 'unknown name "queue.__proto__"'],
   },
 };
 
