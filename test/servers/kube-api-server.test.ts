@@ -453,6 +453,131 @@ describe('kube-api-server with the real @kubernetes/client-node SDK', () => {
     expect((await metrics.getPodMetrics('empty')).items).toHaveLength(0);
   });
 
+  it('serves pod metrics by label selector, per-pod usage, and no metrics group without metrics-server', async () => {
+    const { server, kc } = await setup();
+    server.addDeployment({ namespace: 'prod', name: 'api', replicas: 1, sidecars: [{ name: 'proxy' }] });
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const list = (labelSelector: string) =>
+      custom.listNamespacedCustomObject({ group: 'metrics.k8s.io', version: 'v1beta1', namespace: 'prod', plural: 'pods', labelSelector }) as Promise<{ items: { metadata: { name: string }; containers: { name: string; usage: { cpu: string; memory: string } }[] }[] }>;
+    const [first, second] = server.pods('prod').filter((p) => p.metadata.labels?.app === 'web');
+    server.setPodUsage('prod', first!.metadata.name, { cpu: '90m', memory: '100Mi' });
+    server.setPodUsage('prod', second!.metadata.name, { cpu: '1' });
+    const web = await list('app=web');
+    expect(web.items).toHaveLength(3);
+    const usage = Object.fromEntries(web.items.map((m) => [m.metadata.name, m.containers[0]!.usage]));
+    expect(usage[first!.metadata.name]).toEqual({ cpu: '90m', memory: '100Mi' });
+    expect(usage[second!.metadata.name]).toEqual({ cpu: '1', memory: '64Mi' }); // memory: the default, half the request
+
+    const api = await list('app=api');
+    expect(api.items[0]?.containers.map((c) => c.name)).toEqual(['api', 'proxy']);
+    const apiPod = server.pods('prod').find((p) => p.metadata.labels?.app === 'api')!;
+    expect(apiPod.spec.containers[1]).toEqual({ name: 'proxy', image: 'registry.local/proxy:v1' }); // no requests at all
+    server.setPodUsage('prod', apiPod.metadata.name, { cpu: '5m' }, 'proxy');
+    expect((await list('app=api')).items[0]?.containers[1]?.usage.cpu).toBe('5m');
+
+    server.setMetricsServer('absent');
+    const absent = await rejection(list('app=web'));
+    expect(absent.code).toBe(404);
+    expect(JSON.parse(String(absent.body))).toMatchObject({ reason: 'NotFound', message: 'the server could not find the requested resource' });
+    const groups = await (await fetch(`${server.url}/apis`, { headers: { Authorization: 'Bearer t' } })).json() as { groups: { name: string }[] };
+    expect(groups.groups.map((g) => g.name)).not.toContain('metrics.k8s.io');
+    expect(groups.groups.map((g) => g.name)).toContain('policy');
+
+    server.setMetricsServer('unavailable');
+    const down = await rejection(list('app=web'));
+    expect(down.code).toBe(503);
+    expect(down.body).toBe('service unavailable\n');
+
+    server.setMetricsServer('available');
+    expect((await list('app=web')).items).toHaveLength(3);
+  });
+
+  it('keeps a ReplicaSet per pod template, with revisions, owners and a rollback that reuses one', async () => {
+    const { server, apps } = await setup();
+    const owned = async () => (await apps.listNamespacedReplicaSet({ namespace: 'prod', labelSelector: 'app=web' })).items
+      .sort((a, b) => Number(a.metadata?.annotations?.['deployment.kubernetes.io/revision']) - Number(b.metadata?.annotations?.['deployment.kubernetes.io/revision']));
+    const d = await apps.readNamespacedDeployment({ name: 'web', namespace: 'prod' });
+    const [rs1] = await owned();
+    expect(rs1?.metadata?.name).toMatch(/^web-[a-z0-9]{10}$/);
+    expect(rs1?.metadata?.creationTimestamp).toBeInstanceOf(Date);
+    expect(rs1?.metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe('1');
+    expect(rs1?.metadata?.ownerReferences).toEqual([expect.objectContaining({ kind: 'Deployment', name: 'web', uid: d.metadata?.uid, controller: true })]);
+    expect(rs1?.status).toMatchObject({ replicas: 3, readyReplicas: 3, availableReplicas: 3 });
+    expect(rs1?.spec?.replicas).toBe(3);
+    const hash1 = rs1?.metadata?.labels?.['pod-template-hash'];
+    for (const p of server.pods('prod')) {
+      expect(p.metadata.labels?.['pod-template-hash']).toBe(hash1);
+      expect(p.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'ReplicaSet', name: rs1?.metadata?.name, uid: rs1?.metadata?.uid })]);
+    }
+
+    const strategic = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.StrategicMergePatch);
+    const setImage = (image: string) => apps.patchNamespacedDeployment({ name: 'web', namespace: 'prod', body: { spec: { template: { spec: { containers: [{ name: 'web', image }] } } } } }, strategic);
+    server.advanceClock(60 * 60_000); // an hour later
+    await setImage('registry.local/web:v2');
+    await eventually(() => apps.readNamespacedDeployment({ name: 'web', namespace: 'prod' }), (x) => rolledOut(3)(x) && x.status?.updatedReplicas === 3 && server.pods('prod').length === 3, 'rollout of v2');
+    const [old, rs2] = await owned();
+    expect(old?.metadata?.name).toBe(rs1?.metadata?.name);
+    expect(old?.spec?.replicas).toBe(0);
+    expect(old?.status?.replicas).toBe(0);
+    expect(rs2?.metadata?.annotations?.['deployment.kubernetes.io/revision']).toBe('2');
+    expect(rs2?.status).toMatchObject({ replicas: 3, readyReplicas: 3 });
+    expect(rs2!.metadata!.creationTimestamp!.getTime() - rs1!.metadata!.creationTimestamp!.getTime()).toBeGreaterThanOrEqual(60 * 60_000);
+    expect(Date.parse(server.pods('prod')[0]!.metadata.creationTimestamp)).toBeGreaterThan(Date.now() + 59 * 60_000);
+    expect((await apps.readNamespacedReplicaSet({ name: rs2!.metadata!.name!, namespace: 'prod' })).spec?.template?.spec?.containers[0]?.image).toBe('registry.local/web:v2');
+
+    // Rolling back to v1 reuses its ReplicaSet, which takes the next revision.
+    await setImage('registry.local/web:v1');
+    await eventually(() => apps.readNamespacedDeployment({ name: 'web', namespace: 'prod' }), (x) => rolledOut(3)(x) && x.status?.updatedReplicas === 3 && server.pods('prod').length === 3, 'rollback to v1');
+    const all = await owned();
+    expect(all).toHaveLength(2);
+    expect(all[1]?.metadata?.name).toBe(rs1?.metadata?.name);
+    expect(all[1]?.metadata?.annotations).toMatchObject({ 'deployment.kubernetes.io/revision': '3', 'deployment.kubernetes.io/revision-history': '1' });
+    expect(all[1]?.metadata?.creationTimestamp).toEqual(rs1?.metadata?.creationTimestamp);
+    expect(server.replicaSets('other')).toEqual([]);
+  });
+
+  it('creates, reads, patches and deletes PodDisruptionBudgets, with status from the disruption controller', async () => {
+    const { server, apps, kc } = await setup({ replicas: 4 });
+    const policy = kc.makeApiClient(k8s.PolicyV1Api);
+    const created = await policy.createNamespacedPodDisruptionBudget({
+      namespace: 'prod',
+      body: { metadata: { name: 'web' }, spec: { minAvailable: '50%', selector: { matchLabels: { app: 'web' } } } },
+    });
+    expect(created.metadata?.uid).toBeTruthy();
+    expect(created.status).toMatchObject({ expectedPods: 4, currentHealthy: 4, desiredHealthy: 2, disruptionsAllowed: 2 });
+    expect(server.requests.at(-1)).toMatchObject({ method: 'POST', path: '/apis/policy/v1/namespaces/prod/poddisruptionbudgets' });
+
+    // A percentage is resolved against the Deployment's replicas, rounding up.
+    await apps.patchNamespacedDeploymentScale({ name: 'web', namespace: 'prod', body: { spec: { replicas: 5 } } }, mergePatch);
+    await eventually(() => apps.readNamespacedDeployment({ name: 'web', namespace: 'prod' }), rolledOut(5), 'rollout to 5');
+    const read = await eventually(() => policy.readNamespacedPodDisruptionBudget({ name: 'web', namespace: 'prod' }), (p) => p.status?.currentHealthy === 5, 'PDB status at 5');
+    expect(read.status).toMatchObject({ expectedPods: 5, desiredHealthy: 3, disruptionsAllowed: 2 });
+    expect(read.status?.conditions?.[0]).toMatchObject({ type: 'DisruptionAllowed', status: 'True', reason: 'SufficientPods' });
+
+    const maxU = await policy.patchNamespacedPodDisruptionBudget({ name: 'web', namespace: 'prod', body: { spec: { minAvailable: null, maxUnavailable: '30%' } } }, mergePatch);
+    expect(maxU.spec?.maxUnavailable).toBe('30%');
+    expect(maxU.status).toMatchObject({ expectedPods: 5, desiredHealthy: 3, disruptionsAllowed: 2 }); // 30% of 5 → 2 (up)
+    expect(maxU.metadata?.generation).toBe(2);
+
+    const both = await rejection(policy.patchNamespacedPodDisruptionBudget({ name: 'web', namespace: 'prod', body: { spec: { minAvailable: 5 } } }, mergePatch));
+    expect(both.code).toBe(422);
+    expect(JSON.parse(String(both.body)).message).toContain('minAvailable and maxUnavailable cannot be both set');
+    const badPct = await rejection(policy.createNamespacedPodDisruptionBudget({ namespace: 'prod', body: { metadata: { name: 'bad' }, spec: { minAvailable: '150%' } } }));
+    expect(badPct.code).toBe(422);
+    const dup = await rejection(policy.createNamespacedPodDisruptionBudget({ namespace: 'prod', body: { metadata: { name: 'web' }, spec: { minAvailable: 1 } } }));
+    expect(dup.code).toBe(409);
+
+    server.addPdb({ namespace: 'prod', name: 'strict', minAvailable: 5, selector: { matchExpressions: [{ key: 'app', operator: 'In', values: ['web', 'api'] }] } });
+    expect(server.getPdb('prod', 'strict')?.status).toMatchObject({ expectedPods: 5, currentHealthy: 5, desiredHealthy: 5, disruptionsAllowed: 0 });
+    const listed = await policy.listNamespacedPodDisruptionBudget({ namespace: 'prod' });
+    expect(listed.items.map((p) => p.metadata?.name)).toEqual(['strict', 'web']);
+    expect((await policy.listPodDisruptionBudgetForAllNamespaces()).items).toHaveLength(2);
+
+    await policy.deleteNamespacedPodDisruptionBudget({ name: 'strict', namespace: 'prod' });
+    expect(server.getPdb('prod', 'strict')).toBeUndefined();
+    expect((await rejection(policy.readNamespacedPodDisruptionBudget({ name: 'strict', namespace: 'prod' }))).code).toBe(404);
+  });
+
   it('parses and formats Kubernetes quantities', () => {
     expect(parseQuantity('100m')).toBe(0.1);
     expect(parseQuantity('2')).toBe(2);

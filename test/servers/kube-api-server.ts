@@ -4,8 +4,10 @@
  * It speaks enough of the real wire protocol that the official `@kubernetes/client-node` SDK works
  * against it unchanged: JSON bodies, `Status` errors, resourceVersions, label/field selectors,
  * merge / strategic-merge / JSON patches, the `/scale` subresource and chunked watch streams.
- * Behind the API run small simulations of the scheduler, kubelet, deployment controller and HPA
- * controller (see ./kube/cluster.ts), stepped every `tickMs`.
+ * Behind the API run small simulations of the scheduler, kubelet, deployment controller (with its
+ * ReplicaSets), HPA controller and disruption controller (PodDisruptionBudget status), see
+ * ./kube/cluster.ts, stepped every `tickMs`; metrics.k8s.io serves settable pod usage, or is
+ * switched off like a cluster without metrics-server.
  *
  * Usage:
  *   const server = await startKubeApiServer({ tickMs: 20 });
@@ -24,14 +26,15 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { SimulatedCluster, type DeploymentSeed, type HpaSeed, type NodeSeed } from './kube/cluster.ts';
+import { SimulatedCluster, type DeploymentSeed, type HpaSeed, type MetricsServerState, type NodeSeed, type PdbSeed, type UsageOverride } from './kube/cluster.ts';
 import { createRequestListener, type FailRule, type Hold, type HoldRule, type HttpContext } from './kube/http.ts';
-import type { Deployment, HorizontalPodAutoscaler, Node, Pod, RecordedRequest } from './kube/types.ts';
+import type { Deployment, HorizontalPodAutoscaler, Node, Pod, PodDisruptionBudget, RecordedRequest, ReplicaSet } from './kube/types.ts';
 
-export type { DeploymentSeed, HpaSeed, NodeSeed, PodMetrics, NodeMetrics } from './kube/cluster.ts';
+export type { DeploymentSeed, HpaSeed, NodeSeed, PdbSeed, PodMetrics, NodeMetrics, MetricsServerState, UsageOverride } from './kube/cluster.ts';
 export type { FailRule, HoldRule, Hold } from './kube/http.ts';
 export type {
-  Condition, Deployment, DeploymentSpec, DeploymentStatus, HorizontalPodAutoscaler, KubeObject, Node, ObjectMeta, Pod, PodPhase, RecordedRequest, Scale,
+  Condition, Deployment, DeploymentSpec, DeploymentStatus, HorizontalPodAutoscaler, KubeObject, LabelSelector, Node, ObjectMeta, OwnerReference, Pod,
+  PodDisruptionBudget, PodPhase, RecordedRequest, ReplicaSet, Scale,
 } from './kube/types.ts';
 export { parseQuantity, formatQuantity, formatCpu, formatMemory, cpuToMillis, quantityToInt, canonicalQuantity, isQuantity } from './kube/quantity.ts';
 export type { QuantityFormat } from './kube/quantity.ts';
@@ -56,14 +59,20 @@ export interface KubeApiServer {
   addNode(n: NodeSeed): void;
   /**
    * Create a Deployment whose `replicas` pods already exist, scheduled and Ready where nodes have
-   * room (add nodes first). Selector `matchLabels` = `labels` (default `{app: name}`); each pod
-   * requests `cpuRequest` (default "100m") and `memoryRequest` (default "128Mi").
+   * room (add nodes first), and its revision-1 ReplicaSet. Selector `matchLabels` = `labels`
+   * (default `{app: name}`); each pod's main container requests `cpuRequest` (default "100m") and
+   * `memoryRequest` (default "128Mi"), `null` for none; `sidecars` add containers.
    */
   addDeployment(d: DeploymentSeed): void;
   /** Create an autoscaling/v2 HPA targeting Deployment `target` in the same namespace. */
   addHpa(h: HpaSeed): void;
+  /** Create a policy/v1 PodDisruptionBudget (selector default `{matchLabels: {app: name}}`); its status is kept by the simulated disruption controller. */
+  addPdb(p: PdbSeed): void;
   getDeployment(ns: string, name: string): Deployment | undefined;
   getHpa(ns: string, name: string): HorizontalPodAutoscaler | undefined;
+  getPdb(ns: string, name: string): PodDisruptionBudget | undefined;
+  /** ReplicaSets of one namespace (or all), as the deployment controller keeps them. */
+  replicaSets(ns?: string): ReplicaSet[];
   /** Pods of one namespace, or of all namespaces. */
   pods(ns?: string): Pod[];
   nodes(): Node[];
@@ -71,6 +80,13 @@ export interface KubeApiServer {
   setPodCpuUsage(ns: string, deploymentName: string, cpu: string): void;
   /** Memory usage reported by metrics.k8s.io for every Running pod of the Deployment (default: 50% of its request). */
   setPodMemoryUsage(ns: string, deploymentName: string, memory: string): void;
+  /** Usage of one pod's first container, or of its container `container`; wins over the per-Deployment settings. */
+  setPodUsage(ns: string, pod: string, usage: UsageOverride, container?: string): void;
+  /**
+   * 'available' (default); 'absent': metrics.k8s.io is not served (404, missing from discovery),
+   * like a cluster without metrics-server; 'unavailable': 503, like a metrics-server that is down.
+   */
+  setMetricsServer(state: MetricsServerState): void;
 
   /** While on, pending pods are not scheduled: `PodScheduled=False, reason=Unschedulable, "0/N nodes are available: N Insufficient cpu."`. */
   stallScheduling(on: boolean): void;
@@ -78,6 +94,12 @@ export interface KubeApiServer {
   failNext(rule: FailRule): void;
   /** Holds the next matching request (see HoldRule) so a test can kill the client at that moment. */
   holdNext(rule: HoldRule): Hold;
+  /**
+   * Move the cluster's clock forward by `ms`, as if that much time had passed: what is created or
+   * changes afterwards carries later timestamps (creationTimestamp, conditions), and progress
+   * deadlines count it. Earlier objects keep theirs, so they look that much older.
+   */
+  advanceClock(ms: number): void;
   /** Run one controller step now (in addition to the timer). */
   tick(): void;
   /** Stop the controllers, end watch streams, close all connections and remove the kubeconfig. */
@@ -151,13 +173,19 @@ export async function startKubeApiServer(opts: KubeApiServerOptions = {}): Promi
     addNode: (n) => { cluster.addNode(n); },
     addDeployment: (d) => { cluster.addDeployment(d); },
     addHpa: (h) => { cluster.addHpa(h); },
+    addPdb: (p) => { cluster.addPdb(p); },
     getDeployment: (ns, name) => cluster.deployments.get(ns, name),
     getHpa: (ns, name) => cluster.hpas.get(ns, name),
+    getPdb: (ns, name) => cluster.pdbs.get(ns, name),
+    replicaSets: (ns) => cluster.replicaSets.list(ns),
     pods: (ns) => cluster.pods.list(ns),
     nodes: () => cluster.nodes.list(),
     setPodCpuUsage: (ns, name, cpu) => cluster.setPodCpuUsage(ns, name, cpu),
     setPodMemoryUsage: (ns, name, memory) => cluster.setPodMemoryUsage(ns, name, memory),
+    setPodUsage: (ns, pod, usage, container) => cluster.setPodUsage(ns, pod, usage, container),
+    setMetricsServer: (state) => { cluster.metricsServer = state; },
     stallScheduling: (on) => cluster.setStallScheduling(on),
+    advanceClock: (ms) => cluster.advanceClock(ms),
     failNext: (rule) => {
       ctx.failRules.push({ rule, remaining: rule.times ?? 1 });
     },

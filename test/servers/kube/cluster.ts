@@ -10,19 +10,30 @@
  *                 disabled at zero, as in Kubernetes);
  *  4. deployment: per Deployment, at most ONE pod is created or deleted (scale up/down, or one
  *                 step of a rolling update after a template change), then `status` is recomputed
- *                 (observedGeneration, counters, Available/Progressing conditions).
+ *                 (observedGeneration, counters, Available/Progressing conditions). Each pod
+ *                 template has a ReplicaSet `<deployment>-<pod-template-hash>` owned by the
+ *                 Deployment, created when the template is first rolled out, with the
+ *                 Deployment's `deployment.kubernetes.io/revision`; a rollback to an earlier
+ *                 template reuses its ReplicaSet and moves the old revision into
+ *                 `deployment.kubernetes.io/revision-history`, as the real controller does.
+ *                 Pods carry an ownerReference to their ReplicaSet;
+ *  5. disruption: each PodDisruptionBudget's status (expectedPods, currentHealthy,
+ *                 desiredHealthy, disruptionsAllowed) is recomputed from the pods it selects.
  * A newly created pod is scheduled right away if a node has room, which makes it `Running` but not
  * Ready; it turns Ready on the next tick. Each change is a separate watch event.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { notFound, conflict } from './errors.ts';
 import { deepEqual } from './patch.ts';
 import { cpuToMillis, formatCpu, formatMemory, canonicalQuantity, quantityToInt, resolveIntOrPercent } from './quantity.ts';
-import { matchesLabels, labelsToSelectorString } from './selectors.ts';
-import { EventLog, Store, nowIso, type ResourceType } from './store.ts';
-import { compactStatus, isReady, isTerminal, key, podRequests, safeEncode, selectorOf, templateHash, upsertCondition } from './objects.ts';
-import type { Condition, Deployment, DeploymentStatus, HorizontalPodAutoscaler, Node, Pod, Scale } from './types.ts';
-import { preconditionVersion, scaleReplicas, validateDeployment, validateHpa } from './validate.ts';
+import { fromLabelSelector, matchesLabels, labelsToSelectorString } from './selectors.ts';
+import { EventLog, Store, type ResourceType } from './store.ts';
+import { compactStatus, isReady, isTerminal, key, podRequests, safeEncode, selectorOf, templateHash, upsertCondition, type ConditionStyle } from './objects.ts';
+import type { Condition, Deployment, DeploymentStatus, HorizontalPodAutoscaler, LabelSelector, Node, Pod, PodDisruptionBudget, ReplicaSet, Scale } from './types.ts';
+import { preconditionVersion, scaleReplicas, validateDeployment, validateHpa, validatePdb } from './validate.ts';
+
+const REVISION = 'deployment.kubernetes.io/revision';
+const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
 
 const META_FIELDS = ['metadata.name', 'metadata.namespace'] as const;
 
@@ -33,6 +44,8 @@ export const RESOURCES = {
   nodes: { group: '', version: 'v1', plural: 'nodes', kind: 'Node', namespaced: false, fieldLabels: ['metadata.name', 'spec.unschedulable'] },
   deployments: { group: 'apps', version: 'v1', plural: 'deployments', kind: 'Deployment', namespaced: true, fieldLabels: META_FIELDS },
   hpas: { group: 'autoscaling', version: 'v2', plural: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', namespaced: true, fieldLabels: META_FIELDS },
+  replicaSets: { group: 'apps', version: 'v1', plural: 'replicasets', kind: 'ReplicaSet', namespaced: true, fieldLabels: [...META_FIELDS, 'status.replicas'] },
+  pdbs: { group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true, fieldLabels: META_FIELDS },
 } as const satisfies Record<string, ResourceType>;
 
 export interface NodeSeed { name: string; cpu: string; memory: string; pods?: number }
@@ -41,8 +54,12 @@ export interface DeploymentSeed {
   name: string;
   replicas: number;
   labels?: Record<string, string>;
-  cpuRequest?: string;
-  memoryRequest?: string;
+  /** CPU request of the main container; default "100m"; `null`: none. */
+  cpuRequest?: string | null;
+  /** Memory request of the main container; default "128Mi"; `null`: none. */
+  memoryRequest?: string | null;
+  /** Further containers, each requesting only what is given here (nothing by default). */
+  sidecars?: { name: string; cpuRequest?: string; memoryRequest?: string }[];
   /** Container image; default `registry.local/<name>:v1`. */
   image?: string;
   /** Default 600, as in Kubernetes. */
@@ -58,6 +75,22 @@ export interface HpaSeed {
   /** Written into spec.metrics as a cpu Utilization target; default 80. Not acted upon. */
   targetCpuUtilization?: number;
 }
+
+export interface PdbSeed {
+  namespace: string;
+  name: string;
+  /** An integer or a percentage ("50%"); at most one of minAvailable / maxUnavailable. */
+  minAvailable?: number | string;
+  maxUnavailable?: number | string;
+  /** Default `{ matchLabels: { app: <name> } }`. */
+  selector?: LabelSelector;
+}
+
+/** What the metrics.k8s.io API group does: served, not registered (404), or registered but its backend down (503). */
+export type MetricsServerState = 'available' | 'absent' | 'unavailable';
+
+/** Usage a test sets for one pod (or one container of it). */
+export interface UsageOverride { cpu?: string; memory?: string }
 
 export interface PodMetrics {
   metadata: { name: string; namespace: string; creationTimestamp: string; labels?: Record<string, string> };
@@ -78,6 +111,9 @@ export class SimulatedCluster {
   readonly nodes = new Store<Node>(RESOURCES.nodes, this.log);
   readonly deployments = new Store<Deployment>(RESOURCES.deployments, this.log);
   readonly hpas = new Store<HorizontalPodAutoscaler>(RESOURCES.hpas, this.log);
+  readonly replicaSets = new Store<ReplicaSet>(RESOURCES.replicaSets, this.log);
+  readonly pdbs = new Store<PodDisruptionBudget>(RESOURCES.pdbs, this.log);
+  metricsServer: MetricsServerState = 'available';
 
   private stalled = false;
   private podSeq = 0;
@@ -86,13 +122,23 @@ export class SimulatedCluster {
   private readonly progress = new Map<string, { sig: string; at: number }>();
   private readonly cpuUsage = new Map<string, string>(); // "ns/deployment" → cpu per pod
   private readonly memoryUsage = new Map<string, string>();
+  private readonly podUsage = new Map<string, UsageOverride>(); // "ns/pod" or "ns/pod/container" → usage
+
+  /** Moves the cluster's clock forward (creation times, conditions, the progress deadline). */
+  advanceClock(ms: number): void {
+    this.log.advance(ms);
+  }
+
+  private condition(list: Condition[] | undefined, c: Condition, style: ConditionStyle): Condition[] {
+    return upsertCondition(list, c, style, this.log.nowIso());
+  }
 
   // ---------------------------------------------------------------- seeding
 
   addNode(n: NodeSeed): Node {
     const idx = this.nodeIndex.get(n.name) ?? this.nodeIndex.size + 1;
     const resources = { cpu: canonicalQuantity(n.cpu), memory: canonicalQuantity(n.memory), pods: String(n.pods ?? 110) };
-    const now = nowIso();
+    const now = this.log.nowIso();
     const cond = (type: string, status: 'True' | 'False', reason: string, message: string): Condition =>
       ({ type, status, lastHeartbeatTime: now, lastTransitionTime: now, reason, message });
     const node = this.nodes.create({
@@ -121,19 +167,28 @@ export class SimulatedCluster {
   addDeployment(s: DeploymentSeed): Deployment {
     if (!Number.isInteger(s.replicas) || s.replicas < 0) throw new Error(`addDeployment: replicas must be a non-negative integer, got ${s.replicas}`);
     const labels = s.labels ?? { app: s.name };
-    const requests = { cpu: canonicalQuantity(s.cpuRequest ?? '100m'), memory: canonicalQuantity(s.memoryRequest ?? '128Mi') };
+    const requestsOf = (cpu: string | null | undefined, memory: string | null | undefined): Record<string, string> => ({
+      ...(cpu ? { cpu: canonicalQuantity(cpu) } : {}),
+      ...(memory ? { memory: canonicalQuantity(memory) } : {}),
+    });
+    const main = requestsOf(s.cpuRequest === undefined ? '100m' : s.cpuRequest, s.memoryRequest === undefined ? '128Mi' : s.memoryRequest);
+    const container = (name: string, requests: Record<string, string>, image: string) =>
+      ({ name, image, ...(Object.keys(requests).length ? { resources: { requests } } : {}) });
     const d: Deployment = {
       apiVersion: 'apps/v1', kind: 'Deployment',
       metadata: {
-        name: s.name, namespace: s.namespace, uid: '', resourceVersion: '', creationTimestamp: '', generation: 1,
-        labels: { ...labels }, annotations: { 'deployment.kubernetes.io/revision': '1' },
+        name: s.name, namespace: s.namespace, uid: randomUUID(), resourceVersion: '', creationTimestamp: '', generation: 1,
+        labels: { ...labels }, annotations: { [REVISION]: '1' },
       },
       spec: {
         replicas: s.replicas,
         selector: { matchLabels: { ...labels } },
         template: {
           metadata: { labels: { ...labels } },
-          spec: { containers: [{ name: s.name, image: s.image ?? `registry.local/${s.name}:v1`, resources: { requests } }] },
+          spec: { containers: [
+            container(s.name, main, s.image ?? `registry.local/${s.name}:v1`),
+            ...(s.sidecars ?? []).map((c) => container(c.name, requestsOf(c.cpuRequest, c.memoryRequest), `registry.local/${c.name}:v1`)),
+          ] },
         },
         strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: '25%' } },
         revisionHistoryLimit: 10,
@@ -147,6 +202,7 @@ export class SimulatedCluster {
       const pod = this.createPod(d, hash);
       if (pod.spec.nodeName) this.markReady(pod);
     }
+    this.syncReplicaSets(d, hash);
     d.status = this.computeStatus(d, this.podsOf(d), hash);
     return this.deployments.create(d);
   }
@@ -165,6 +221,38 @@ export class SimulatedCluster {
     });
   }
 
+  /** Create a policy/v1 PodDisruptionBudget (validated like a client's), its status computed at once. */
+  addPdb(p: PdbSeed): PodDisruptionBudget {
+    const spec: PodDisruptionBudget['spec'] = { selector: p.selector ?? { matchLabels: { app: p.name } } };
+    if (p.minAvailable !== undefined) spec.minAvailable = p.minAvailable;
+    if (p.maxUnavailable !== undefined) spec.maxUnavailable = p.maxUnavailable;
+    return this.createPdb(p.namespace, { metadata: { name: p.name, namespace: p.namespace }, spec }, false);
+  }
+
+  /** POST of a PodDisruptionBudget. */
+  createPdb(ns: string, body: unknown, dryRun: boolean): PodDisruptionBudget {
+    const pdb = validatePdb(body, ns);
+    pdb.status = this.pdbStatus(pdb);
+    if (dryRun) return pdb;
+    return this.pdbs.create(pdb);
+  }
+
+  /** PUT/PATCH of a PodDisruptionBudget: `body` is the desired object. */
+  writePdb(ns: string, name: string, body: unknown, dryRun: boolean): PodDisruptionBudget {
+    const current = this.pdbs.get(ns, name);
+    if (!current) throw notFound(RESOURCES.pdbs, name);
+    const next = validatePdb(body, ns, current);
+    next.status = this.pdbStatus(next);
+    if (dryRun) return next;
+    return this.pdbs.replace(next, preconditionVersion(body)) ?? current;
+  }
+
+  deletePdb(ns: string, name: string): PodDisruptionBudget {
+    const p = this.pdbs.delete(ns, name);
+    if (!p) throw notFound(RESOURCES.pdbs, name);
+    return p;
+  }
+
   setStallScheduling(on: boolean): void {
     this.stalled = on;
   }
@@ -175,6 +263,15 @@ export class SimulatedCluster {
 
   setPodMemoryUsage(ns: string, deployment: string, memory: string): void {
     this.memoryUsage.set(`${ns}/${deployment}`, canonicalQuantity(memory));
+  }
+
+  /** Usage of one pod: of its first container, or of the named one. Wins over the per-Deployment settings. */
+  setPodUsage(ns: string, pod: string, usage: UsageOverride, container?: string): void {
+    const k = container ? `${ns}/${pod}/${container}` : `${ns}/${pod}`;
+    const next = { ...this.podUsage.get(k) };
+    if (usage.cpu !== undefined) next.cpu = canonicalQuantity(usage.cpu);
+    if (usage.memory !== undefined) next.memory = canonicalQuantity(usage.memory);
+    this.podUsage.set(k, next);
   }
 
   // ---------------------------------------------------------------- API operations
@@ -248,7 +345,7 @@ export class SimulatedCluster {
   /** Namespaces that exist: the usual system ones plus any that hold an object. */
   namespaceNames(): string[] {
     const names = new Set(['default', 'kube-system', 'kube-public', 'kube-node-lease']);
-    for (const o of [...this.deployments.list(), ...this.pods.list(), ...this.hpas.list()]) {
+    for (const o of [...this.deployments.list(), ...this.pods.list(), ...this.hpas.list(), ...this.pdbs.list()]) {
       if (o.metadata.namespace) names.add(o.metadata.namespace);
     }
     return [...names].sort();
@@ -256,15 +353,19 @@ export class SimulatedCluster {
 
   podMetrics(ns?: string): PodMetrics[] {
     const deployments = this.deployments.list(ns);
-    const timestamp = nowIso();
+    const timestamp = this.log.nowIso();
     return this.pods.list(ns).filter((p) => p.status.phase === 'Running').map((p) => {
       const owner = deployments.find((d) => d.metadata.namespace === p.metadata.namespace && matchesLabels(selectorOf(d), p.metadata.labels));
       const ownerKey = owner ? key(owner) : '';
+      const podKey = key(p);
       const containers = p.spec.containers.map((c, i) => {
         const req = c.resources?.requests ?? {};
-        // Defaults: 10% of the cpu request and 50% of the memory request (only the first container gets overrides).
-        const cpu = (i === 0 && this.cpuUsage.get(ownerKey)) || formatCpu(Math.max(1, Math.round(cpuToMillis(req.cpu ?? 0) / 10)));
-        const memory = (i === 0 && this.memoryUsage.get(ownerKey)) || formatMemory(Math.round(quantityToInt(req.memory ?? '8Mi') / 2 / 1024) * 1024);
+        // Precedence: this container of this pod, this pod (first container), this Deployment (first
+        // container), then the defaults: 10% of the cpu request and 50% of the memory request.
+        const own = this.podUsage.get(`${podKey}/${c.name}`);
+        const pod = i === 0 ? this.podUsage.get(podKey) : undefined;
+        const cpu = own?.cpu ?? pod?.cpu ?? ((i === 0 && this.cpuUsage.get(ownerKey)) || formatCpu(Math.max(1, Math.round(cpuToMillis(req.cpu ?? 0) / 10))));
+        const memory = own?.memory ?? pod?.memory ?? ((i === 0 && this.memoryUsage.get(ownerKey)) || formatMemory(Math.round(quantityToInt(req.memory ?? '8Mi') / 2 / 1024) * 1024));
         return { name: c.name, usage: { cpu, memory } };
       });
       const metadata: PodMetrics['metadata'] = { name: p.metadata.name, namespace: p.metadata.namespace ?? '', creationTimestamp: timestamp };
@@ -276,7 +377,7 @@ export class SimulatedCluster {
   nodeMetrics(): NodeMetrics[] {
     const pods = this.podMetrics();
     const podNode = new Map(this.pods.list().map((p) => [key(p), p.spec.nodeName]));
-    const timestamp = nowIso();
+    const timestamp = this.log.nowIso();
     return this.nodes.list().map((n) => {
       let cpu = 0;
       let mem = 0;
@@ -305,6 +406,12 @@ export class SimulatedCluster {
     for (const p of pending) this.schedule(p);
     for (const h of this.hpas.list()) this.reconcileHpa(h);
     for (const d of this.deployments.list()) this.reconcileDeployment(d);
+    for (const b of this.pdbs.list()) {
+      const status = this.pdbStatus(b);
+      this.pdbs.update(b.metadata.namespace, b.metadata.name, (x) => {
+        x.status = status;
+      });
+    }
   }
 
   private podsOf(d: Deployment): Pod[] {
@@ -317,11 +424,13 @@ export class SimulatedCluster {
     const name = base + safeEncode(randomBytes(5), 5);
     const spec = structuredClone(d.spec.template.spec);
     const hasRequests = spec.containers.some((c) => c.resources?.requests && Object.keys(c.resources.requests).length > 0);
+    const rs = this.replicaSetFor(d, hash);
     const pod = this.pods.create({
       apiVersion: 'v1', kind: 'Pod',
       metadata: {
         name, generateName: base, namespace: d.metadata.namespace, uid: '', resourceVersion: '', creationTimestamp: '',
         labels: { ...d.spec.template.metadata.labels, 'pod-template-hash': hash },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name, uid: rs.metadata.uid, controller: true, blockOwnerDeletion: true }],
       },
       spec: { ...spec, restartPolicy: 'Always', schedulerName: 'default-scheduler', terminationGracePeriodSeconds: 30 },
       status: { phase: 'Pending', conditions: [], qosClass: hasRequests ? 'Burstable' : 'BestEffort' },
@@ -362,14 +471,14 @@ export class SimulatedCluster {
       else if (this.stalled) message = `0/${nodes.length} nodes are available: ${nodes.length} Insufficient cpu.`;
       else message = `0/${nodes.length} nodes are available: ${[...reasons].map(([r, c]) => `${c} ${r}`).sort().join(', ')}.`;
       return this.pods.update(pod.metadata.namespace, pod.metadata.name, (p) => {
-        p.status.conditions = upsertCondition(p.status.conditions, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }, 'pod');
+        p.status.conditions = this.condition(p.status.conditions, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message }, 'pod');
       }) ?? pod;
     }
     const node = best.node;
     const nodeIdx = this.nodeIndex.get(node.metadata.name) ?? 0;
     const seq = this.podOrder.get(pod.metadata.uid) ?? 0;
     return this.pods.update(pod.metadata.namespace, pod.metadata.name, (p) => {
-      const now = nowIso();
+      const now = this.log.nowIso();
       const notReady = `containers with unready status: [${p.spec.containers.map((c) => c.name).join(' ')}]`;
       p.spec.nodeName = node.metadata.name;
       p.status.phase = 'Running';
@@ -377,10 +486,10 @@ export class SimulatedCluster {
       p.status.podIP = `10.244.${nodeIdx}.${(seq % 250) + 2}`;
       p.status.startTime = now;
       let conds = p.status.conditions;
-      conds = upsertCondition(conds, { type: 'PodScheduled', status: 'True' }, 'pod');
-      conds = upsertCondition(conds, { type: 'Initialized', status: 'True' }, 'pod');
-      conds = upsertCondition(conds, { type: 'Ready', status: 'False', reason: 'ContainersNotReady', message: notReady }, 'pod');
-      conds = upsertCondition(conds, { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', message: notReady }, 'pod');
+      conds = this.condition(conds, { type: 'PodScheduled', status: 'True' }, 'pod');
+      conds = this.condition(conds, { type: 'Initialized', status: 'True' }, 'pod');
+      conds = this.condition(conds, { type: 'Ready', status: 'False', reason: 'ContainersNotReady', message: notReady }, 'pod');
+      conds = this.condition(conds, { type: 'ContainersReady', status: 'False', reason: 'ContainersNotReady', message: notReady }, 'pod');
       p.status.conditions = conds;
       p.status.containerStatuses = p.spec.containers.map((c) => ({
         name: c.name, ready: false, started: true, restartCount: 0, image: c.image, imageID: '', state: { running: { startedAt: now } },
@@ -390,8 +499,8 @@ export class SimulatedCluster {
 
   private markReady(pod: Pod): void {
     this.pods.update(pod.metadata.namespace, pod.metadata.name, (p) => {
-      p.status.conditions = upsertCondition(p.status.conditions, { type: 'Ready', status: 'True' }, 'pod');
-      p.status.conditions = upsertCondition(p.status.conditions, { type: 'ContainersReady', status: 'True' }, 'pod');
+      p.status.conditions = this.condition(p.status.conditions, { type: 'Ready', status: 'True' }, 'pod');
+      p.status.conditions = this.condition(p.status.conditions, { type: 'ContainersReady', status: 'True' }, 'pod');
       for (const cs of p.status.containerStatuses ?? []) cs.ready = true;
     });
   }
@@ -405,7 +514,7 @@ export class SimulatedCluster {
     if (h.metadata.generation) status.observedGeneration = h.metadata.generation;
     if (h.status.lastScaleTime) status.lastScaleTime = h.status.lastScaleTime;
     if (!target) {
-      conditions = upsertCondition(conditions, { type: 'AbleToScale', status: 'False', reason: 'FailedGetScale',
+      conditions = this.condition(conditions, { type: 'AbleToScale', status: 'False', reason: 'FailedGetScale',
         message: `the HPA controller was unable to get the target's current scale: ${ref.kind.toLowerCase()}s/scale.apps "${ref.name}" not found` }, 'plain');
     } else {
       const current = target.spec.replicas;
@@ -413,18 +522,18 @@ export class SimulatedCluster {
       const desired = current === 0 ? 0 : Math.min(max, Math.max(min, current));
       if (desired !== current) {
         this.setReplicas(ns, ref.name, desired);
-        status.lastScaleTime = nowIso();
+        status.lastScaleTime = this.log.nowIso();
       }
       status.desiredReplicas = desired;
       if (target.status.replicas) status.currentReplicas = target.status.replicas;
       const metrics = this.cpuUtilization(target);
       if (metrics) status.currentMetrics = [{ type: 'Resource', resource: { name: 'cpu', current: metrics } }];
-      conditions = upsertCondition(conditions, { type: 'AbleToScale', status: 'True', reason: desired !== current ? 'SucceededRescale' : 'ReadyForNewScale',
+      conditions = this.condition(conditions, { type: 'AbleToScale', status: 'True', reason: desired !== current ? 'SucceededRescale' : 'ReadyForNewScale',
         message: desired !== current ? `the HPA controller was able to update the target scale to ${desired}` : 'recommended size matches current size' }, 'plain');
-      conditions = upsertCondition(conditions, current === 0
+      conditions = this.condition(conditions, current === 0
         ? { type: 'ScalingActive', status: 'False', reason: 'ScalingDisabled', message: 'scaling is disabled since the replica count of the target is zero' }
         : { type: 'ScalingActive', status: 'True', reason: 'ValidMetricFound', message: 'the HPA was able to successfully calculate a replica count from cpu resource utilization (percentage of request)' }, 'plain');
-      conditions = upsertCondition(conditions, current !== 0 && current < min
+      conditions = this.condition(conditions, current !== 0 && current < min
         ? { type: 'ScalingLimited', status: 'True', reason: 'TooFewReplicas', message: 'the desired replica count is less than the minimum replica count' }
         : current > max
           ? { type: 'ScalingLimited', status: 'True', reason: 'TooManyReplicas', message: 'the desired replica count is more than the maximum replica count' }
@@ -483,10 +592,109 @@ export class SimulatedCluster {
       remove(victims(pods)[0]);
     }
 
+    this.syncReplicaSets(d, hash);
     const status = this.computeStatus(d, this.podsOf(d), hash);
     this.deployments.update(ns, d.metadata.name, (x) => {
       x.status = status;
     });
+  }
+
+  private ownedReplicaSets(d: Deployment): ReplicaSet[] {
+    return this.replicaSets.list(d.metadata.namespace).filter((rs) => rs.metadata.ownerReferences?.some((o) => o.controller && o.uid === d.metadata.uid));
+  }
+
+  /**
+   * The ReplicaSet of one pod template: created with the Deployment's revision the first time the
+   * template is rolled out; on a rollback to it, given the new revision (the old one goes into
+   * the revision history), like the deployment controller.
+   */
+  private replicaSetFor(d: Deployment, hash: string): ReplicaSet {
+    const ns = d.metadata.namespace ?? '';
+    const name = `${d.metadata.name}-${hash}`;
+    const revision = d.metadata.annotations?.[REVISION] ?? '1';
+    const existing = this.replicaSets.get(ns, name);
+    if (!existing) {
+      const template = structuredClone(d.spec.template);
+      template.metadata.labels = { ...template.metadata.labels, 'pod-template-hash': hash };
+      return this.replicaSets.create({
+        apiVersion: 'apps/v1', kind: 'ReplicaSet',
+        metadata: {
+          name, namespace: ns, uid: '', resourceVersion: '', creationTimestamp: '', generation: 1,
+          labels: { ...template.metadata.labels },
+          annotations: { [REVISION]: revision, 'deployment.kubernetes.io/desired-replicas': String(d.spec.replicas) },
+          ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: d.metadata.name, uid: d.metadata.uid, controller: true, blockOwnerDeletion: true }],
+        },
+        spec: { replicas: 0, selector: { matchLabels: { ...d.spec.selector.matchLabels, 'pod-template-hash': hash } }, template },
+        status: { replicas: 0 },
+      });
+    }
+    const old = existing.metadata.annotations?.[REVISION];
+    if (old === revision) return existing;
+    return this.replicaSets.update(ns, name, (rs) => {
+      const history = [rs.metadata.annotations?.[REVISION_HISTORY], old].filter(Boolean).join(',');
+      rs.metadata.annotations = { ...rs.metadata.annotations, [REVISION]: revision, ...(history ? { [REVISION_HISTORY]: history } : {}) };
+    }) ?? existing;
+  }
+
+  /** Counts each owned ReplicaSet's pods into its spec and status; drops empty old ones beyond revisionHistoryLimit. */
+  private syncReplicaSets(d: Deployment, hash: string): void {
+    const ns = d.metadata.namespace ?? '';
+    this.replicaSetFor(d, hash);
+    const pods = this.podsOf(d);
+    const owned = this.ownedReplicaSets(d);
+    for (const rs of owned) {
+      const rsHash = rs.spec.selector.matchLabels['pod-template-hash'];
+      const mine = pods.filter((p) => p.metadata.labels?.['pod-template-hash'] === rsHash);
+      const ready = mine.filter(isReady).length;
+      this.replicaSets.update(ns, rs.metadata.name, (x) => {
+        x.spec.replicas = rsHash === hash ? Math.max(mine.length, d.spec.replicas - (pods.length - mine.length)) : mine.length;
+        x.metadata.annotations = { ...x.metadata.annotations, 'deployment.kubernetes.io/desired-replicas': String(d.spec.replicas) };
+        x.status = { replicas: mine.length, observedGeneration: x.metadata.generation ?? 1 };
+        if (mine.length) x.status.fullyLabeledReplicas = mine.length;
+        if (ready) {
+          x.status.readyReplicas = ready;
+          x.status.availableReplicas = ready;
+        }
+      });
+    }
+    const limit = d.spec.revisionHistoryLimit ?? 10;
+    const revisionOf = (rs: ReplicaSet): number => Number(rs.metadata.annotations?.[REVISION] ?? 0);
+    const idle = this.ownedReplicaSets(d)
+      .filter((rs) => rs.spec.selector.matchLabels['pod-template-hash'] !== hash && rs.status.replicas === 0)
+      .sort((a, b) => revisionOf(a) - revisionOf(b));
+    for (const rs of idle.slice(0, Math.max(0, idle.length - limit))) this.replicaSets.delete(ns, rs.metadata.name);
+  }
+
+  /**
+   * The disruption controller's arithmetic: an integer minAvailable counts the selected pods;
+   * a percentage, or maxUnavailable, is resolved (rounding up) against the replicas of the
+   * Deployments whose pods it selects.
+   */
+  private pdbStatus(b: PodDisruptionBudget): PodDisruptionBudget['status'] {
+    const ns = b.metadata.namespace ?? '';
+    const sel = fromLabelSelector(b.spec.selector);
+    const pods = sel ? this.pods.list(ns).filter((p) => !isTerminal(p) && matchesLabels(sel, p.metadata.labels)) : [];
+    const scale = (): number => this.deployments.list(ns)
+      .filter((d) => pods.some((p) => matchesLabels(selectorOf(d), p.metadata.labels)))
+      .reduce((sum, d) => sum + d.spec.replicas, 0);
+    const { minAvailable, maxUnavailable } = b.spec;
+    let expectedPods = pods.length;
+    let desiredHealthy = 0;
+    if (maxUnavailable !== undefined && maxUnavailable !== null) {
+      expectedPods = scale();
+      desiredHealthy = Math.max(0, expectedPods - resolveIntOrPercent(maxUnavailable, expectedPods, true, '0'));
+    } else if (typeof minAvailable === 'number') {
+      desiredHealthy = minAvailable;
+    } else if (typeof minAvailable === 'string') {
+      expectedPods = scale();
+      desiredHealthy = resolveIntOrPercent(minAvailable, expectedPods, true, '0');
+    }
+    const currentHealthy = pods.filter(isReady).length;
+    const disruptionsAllowed = expectedPods > 0 ? Math.max(0, currentHealthy - desiredHealthy) : 0;
+    const conditions = this.condition(b.status?.conditions, disruptionsAllowed > 0
+      ? { type: 'DisruptionAllowed', status: 'True', reason: 'SufficientPods' }
+      : { type: 'DisruptionAllowed', status: 'False', reason: 'InsufficientPods' }, 'plain');
+    return { observedGeneration: b.metadata.generation ?? 1, currentHealthy, desiredHealthy, disruptionsAllowed, expectedPods, conditions };
   }
 
   private computeStatus(d: Deployment, pods: Pod[], hash: string): DeploymentStatus {
@@ -498,7 +706,7 @@ export class SimulatedCluster {
     const maxUnavailable = d.spec.strategy.type === 'RollingUpdate'
       ? resolveIntOrPercent(d.spec.strategy.rollingUpdate?.maxUnavailable, desired, false, '25%') : 0;
     const rsName = `${d.metadata.name}-${hash}`;
-    const now = Date.now();
+    const now = this.log.now();
     const k = key(d);
     const sig = JSON.stringify([d.metadata.generation, replicas, updated, ready]);
     const prog = this.progress.get(k);
@@ -508,10 +716,10 @@ export class SimulatedCluster {
     const deadlineMs = (d.spec.progressDeadlineSeconds ?? 600) * 1000;
 
     let conditions = d.status.conditions;
-    conditions = upsertCondition(conditions, available >= desired - maxUnavailable
+    conditions = this.condition(conditions, available >= desired - maxUnavailable
       ? { type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'Deployment has minimum availability.' }
       : { type: 'Available', status: 'False', reason: 'MinimumReplicasUnavailable', message: 'Deployment does not have minimum availability.' }, 'deployment');
-    conditions = upsertCondition(conditions, complete
+    conditions = this.condition(conditions, complete
       ? { type: 'Progressing', status: 'True', reason: 'NewReplicaSetAvailable', message: `ReplicaSet "${rsName}" has successfully progressed.` }
       : now - since > deadlineMs
         ? { type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: `ReplicaSet "${rsName}" has timed out progressing.` }

@@ -11,8 +11,13 @@
  *   /apis/apps/v1/deployments, .../namespaces/{ns}/deployments[/{name}]   list, watch, get, patch, put
  *   .../deployments/{name}/scale                           get, patch, put (autoscaling/v1 Scale)
  *   .../deployments/{name}/status                          get
+ *   /apis/apps/v1/[namespaces/{ns}/]replicasets[/{name}]   list, watch, get (made by the deployment controller)
  *   /apis/autoscaling/v2/[namespaces/{ns}/]horizontalpodautoscalers[/{name}]  list, watch, get, patch, put
+ *   /apis/policy/v1/[namespaces/{ns}/]poddisruptionbudgets[/{name}]  list, watch, get, create (POST), patch, put, delete
  *   /apis/metrics.k8s.io/v1beta1/[namespaces/{ns}/]pods[/{name}], /apis/metrics.k8s.io/v1beta1/nodes[/{name}]
+ *     (while `cluster.metricsServer` is 'absent' the group is not served at all: 404 and missing
+ *     from discovery, like a cluster without metrics-server; 'unavailable': 503, like an
+ *     APIService whose backend is down)
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, badRequest, notFound, qualifiedResource, statusBody, reasonForCode, type StatusDetails } from './errors.ts';
@@ -87,9 +92,13 @@ const DISCOVERY: Record<string, { name: string; kind: string; namespaced: boolea
     { name: 'deployments', kind: 'Deployment', namespaced: true, verbs: ['get', 'list', 'patch', 'update', 'watch'], shortNames: ['deploy'] },
     { name: 'deployments/scale', kind: 'Scale', namespaced: true, verbs: ['get', 'patch', 'update'] },
     { name: 'deployments/status', kind: 'Deployment', namespaced: true, verbs: ['get'] },
+    { name: 'replicasets', kind: 'ReplicaSet', namespaced: true, verbs: ['get', 'list', 'watch'], shortNames: ['rs'] },
   ],
   'autoscaling/v2': [
     { name: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', namespaced: true, verbs: ['get', 'list', 'patch', 'update', 'watch'], shortNames: ['hpa'] },
+  ],
+  'policy/v1': [
+    { name: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', namespaced: true, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], shortNames: ['pdb'] },
   ],
   'metrics.k8s.io/v1beta1': [
     { name: 'pods', kind: 'PodMetrics', namespaced: true, verbs: ['get', 'list'] },
@@ -292,9 +301,15 @@ function route(ctx: HttpContext, c: Call): void {
     return resourceRoute(ctx, c, '', 'v1', c.segments.slice(2));
   }
   if (root === 'apis') {
-    if (c.segments.length === 1) return sendJson(c.res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: apiGroups() });
-    const group = apiGroups().find((g) => g.name === a);
+    if (c.segments.length === 1) return sendJson(c.res, 200, { kind: 'APIGroupList', apiVersion: 'v1', groups: apiGroups(ctx) });
+    const group = apiGroups(ctx).find((g) => g.name === a);
     if (!group) throw pathNotFound();
+    if (a === 'metrics.k8s.io' && ctx.cluster.metricsServer === 'unavailable') {
+      // kube-aggregator's answer when the APIService's backend does not respond: plain text, not a Status.
+      c.res.writeHead(503, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+      c.res.end('service unavailable\n');
+      return;
+    }
     if (c.segments.length === 2) return sendJson(c.res, 200, { kind: 'APIGroup', apiVersion: 'v1', ...group });
     if (!b || !(`${a}/${b}` in DISCOVERY)) throw pathNotFound();
     return resourceRoute(ctx, c, a ?? '', b, c.segments.slice(3));
@@ -302,8 +317,9 @@ function route(ctx: HttpContext, c: Call): void {
   throw pathNotFound();
 }
 
-function apiGroups(): { name: string; versions: { groupVersion: string; version: string }[]; preferredVersion: { groupVersion: string; version: string } }[] {
-  return Object.keys(DISCOVERY).filter((gv) => gv.includes('/')).map((gv) => {
+function apiGroups(ctx: HttpContext): { name: string; versions: { groupVersion: string; version: string }[]; preferredVersion: { groupVersion: string; version: string } }[] {
+  const served = (gv: string): boolean => gv.includes('/') && !(gv.startsWith('metrics.k8s.io/') && ctx.cluster.metricsServer === 'absent');
+  return Object.keys(DISCOVERY).filter(served).map((gv) => {
     const [name = '', version = ''] = gv.split('/');
     const v = { groupVersion: gv, version };
     return { name, versions: [v], preferredVersion: v };
@@ -354,9 +370,17 @@ function resourceRoute(ctx: HttpContext, c: Call, group: string, version: string
           },
         },
       });
+    case 'apps/v1/replicasets':
+      return storeResource(ctx, c, cl.replicaSets, ns, name, sub, {});
     case 'autoscaling/v2/horizontalpodautoscalers':
       return storeResource(ctx, c, cl.hpas, ns, name, sub, {
         write: (n, nm, body) => cl.writeHpa(n, nm, body, dryRun),
+      });
+    case 'policy/v1/poddisruptionbudgets':
+      return storeResource(ctx, c, cl.pdbs, ns, name, sub, {
+        create: (n, body) => cl.createPdb(n, body, dryRun),
+        write: (n, nm, body) => cl.writePdb(n, nm, body, dryRun),
+        delete: (n, nm) => cl.deletePdb(n, nm),
       });
     case 'metrics.k8s.io/v1beta1/pods':
       return derivedResource(c, METRICS_PODS, ns, name, sub, () => cl.podMetrics(ns).map((m) => ({ kind: 'PodMetrics', apiVersion: 'metrics.k8s.io/v1beta1', ...m })));
@@ -368,6 +392,8 @@ function resourceRoute(ctx: HttpContext, c: Call, group: string, version: string
 }
 
 interface ResourceOps<T extends KubeObject> {
+  /** POST to the namespaced collection: validate and store `body` as a new object. */
+  create?: (ns: string, body: unknown) => T;
   /** PUT, and PATCH after the patch is applied: persist `body` as the new object. */
   write?: (ns: string, name: string, body: unknown) => T;
   delete?: (ns: string, name: string) => T;
@@ -380,6 +406,7 @@ function storeResource<T extends KubeObject>(ctx: HttpContext, c: Call, store: S
   const type = store.type;
   if (!type.namespaced && ns !== undefined) throw pathNotFound();
   if (name === undefined) {
+    if (c.method === 'POST' && ops.create && ns !== undefined) return sendJson(c.res, 201, ops.create(ns, c.body));
     if (c.method !== 'GET') throw methodNotAllowed();
     if (isWatch(c.query)) return serveWatch(ctx, c, store, ns);
     return sendJson(c.res, 200, listBody(type, store.list(ns), c.query, String(ctx.cluster.log.currentVersion)));

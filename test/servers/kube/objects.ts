@@ -10,13 +10,12 @@ import type { Condition, Deployment, DeploymentStatus, KubeObject, Pod, PodTempl
 
 export type ConditionStyle = 'deployment' | 'pod' | 'plain';
 
-/** Insert/replace a condition, keeping timestamps when nothing about it changed. */
-export function upsertCondition(list: Condition[] | undefined, c: Condition, style: ConditionStyle): Condition[] {
+/** Insert/replace a condition, keeping timestamps when nothing about it changed; `now` is the cluster's time. */
+export function upsertCondition(list: Condition[] | undefined, c: Condition, style: ConditionStyle, now = nowIso()): Condition[] {
   const out = [...(list ?? [])];
   const i = out.findIndex((x) => x.type === c.type);
   const prev = i >= 0 ? out[i] : undefined;
   if (prev && prev.status === c.status && prev.reason === c.reason && prev.message === c.message) return out;
-  const now = nowIso();
   const next: Condition = { type: c.type, status: c.status };
   if (style === 'pod') next.lastProbeTime = null;
   if (style === 'deployment') next.lastUpdateTime = now;

@@ -7,6 +7,7 @@
  * which field labels it supports (unknown labels are a 400, like the real API server).
  */
 import { badRequest } from './errors.ts';
+import type { LabelSelector } from './types.ts';
 
 export type LabelOp = '=' | '!=' | 'in' | 'notin' | 'exists' | '!exists';
 export interface LabelRequirement { key: string; op: LabelOp; values: string[] }
@@ -87,6 +88,19 @@ export function matchesLabels(reqs: LabelRequirement[], labels: Record<string, s
       case '!exists': return !has;
     }
   });
+}
+
+/**
+ * A `metav1.LabelSelector` object as requirements: `{}` matches everything, an absent selector
+ * (`undefined`) matches nothing, as for a policy/v1 PodDisruptionBudget.
+ */
+export function fromLabelSelector(sel: LabelSelector | undefined): LabelRequirement[] | undefined {
+  if (!sel) return undefined;
+  const ops = { In: 'in', NotIn: 'notin', Exists: 'exists', DoesNotExist: '!exists' } as const;
+  return [
+    ...Object.entries(sel.matchLabels ?? {}).map(([key, v]) => ({ key, op: '=' as const, values: [v] })),
+    ...(sel.matchExpressions ?? []).map((e) => ({ key: e.key, op: ops[e.operator], values: e.values ?? [] })),
+  ];
 }
 
 /** Selector `matchLabels` map → equality selector string, e.g. `{app:"web"}` → `"app=web"`. */

@@ -42,17 +42,34 @@ export interface StoredEvent {
 }
 
 /** RFC 3339 timestamp with second precision, as Kubernetes serialises `metav1.Time`. */
-export function nowIso(): string {
-  return new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+export function nowIso(ms = Date.now()): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 export class EventLog {
+  /** The cluster's clock runs this far ahead of the wall clock (see `advance`). */
+  private offsetMs = 0;
   private rv = 1000;
   private trimmedThrough = 0;
   private readonly events: StoredEvent[] = [];
   private readonly listeners = new Set<(e: StoredEvent) => void>();
 
   constructor(private readonly capacity = 10_000) {}
+
+  /** The cluster's time: what its timestamps (creationTimestamp, conditions) and deadlines use. */
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+
+  nowIso(): string {
+    return nowIso(this.now());
+  }
+
+  /** Moves the cluster's clock forward, as if that much time had passed. */
+  advance(ms: number): void {
+    if (!(ms >= 0)) throw new Error(`the clock only moves forward, not by ${ms} ms`);
+    this.offsetMs += ms;
+  }
 
   /** The latest resourceVersion handed out. */
   get currentVersion(): number {
@@ -130,7 +147,7 @@ export class Store<T extends KubeObject> {
     o.apiVersion = apiVersionOf(this.type);
     o.kind = this.type.kind;
     o.metadata.uid ||= randomUUID();
-    o.metadata.creationTimestamp ||= nowIso();
+    o.metadata.creationTimestamp ||= this.log.nowIso();
     const rv = this.log.nextVersion();
     o.metadata.resourceVersion = String(rv);
     this.items.set(Store.key(namespace, name), o);

@@ -16,6 +16,22 @@ export interface ObjectMeta {
   generateName?: string;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+}
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+/** metav1.LabelSelector: `matchLabels` and `matchExpressions` are ANDed; `{}` selects everything. */
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
 }
 
 export interface KubeObject {
@@ -148,6 +164,34 @@ export interface HorizontalPodAutoscaler extends KubeObject {
     currentReplicas?: number;
     desiredReplicas: number;
     currentMetrics?: unknown[];
+    conditions?: Condition[];
+  };
+}
+
+/**
+ * apps/v1 ReplicaSet, owned by a Deployment (one per pod template, named `<deployment>-<hash>`).
+ * `status.replicas` is always sent; the other counters are `omitempty`.
+ */
+export interface ReplicaSet extends KubeObject {
+  spec: { replicas: number; selector: { matchLabels: Record<string, string> }; template: PodTemplateSpec };
+  status: { replicas: number; fullyLabeledReplicas?: number; readyReplicas?: number; availableReplicas?: number; observedGeneration?: number };
+}
+
+/** policy/v1 PodDisruptionBudget. The four status counters are always sent (no `omitempty`). */
+export interface PodDisruptionBudget extends KubeObject {
+  spec: {
+    minAvailable?: number | string;
+    maxUnavailable?: number | string;
+    /** Absent selects no pods; `{}` selects every pod in the namespace (policy/v1). */
+    selector?: LabelSelector;
+    unhealthyPodEvictionPolicy?: string;
+  };
+  status: {
+    observedGeneration?: number;
+    currentHealthy: number;
+    desiredHealthy: number;
+    disruptionsAllowed: number;
+    expectedPods: number;
     conditions?: Condition[];
   };
 }

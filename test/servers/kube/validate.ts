@@ -8,7 +8,7 @@
 import { badRequest, invalid } from './errors.ts';
 import { isPlainObject, deepEqual } from './patch.ts';
 import { isQuantity } from './quantity.ts';
-import type { Deployment, HorizontalPodAutoscaler, ObjectMeta } from './types.ts';
+import type { Deployment, HorizontalPodAutoscaler, LabelSelector, ObjectMeta, PodDisruptionBudget } from './types.ts';
 
 function isStringMap(v: unknown): v is Record<string, string> {
   return isPlainObject(v) && Object.values(v).every((x) => typeof x === 'string');
@@ -145,6 +145,78 @@ export function validateHpa(body: unknown, current: HorizontalPodAutoscaler): Ho
   next.kind = current.kind;
   next.metadata = mergeMeta(body, current.metadata);
   next.status = current.status;
+  return next;
+}
+
+const NAME_RE = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const SELECTOR_OPERATORS = ['In', 'NotIn', 'Exists', 'DoesNotExist'];
+
+/** An int-or-string that must be a non-negative integer or a percentage up to 100%. */
+function checkIntOrPercent(kind: string, name: string, field: string, v: unknown): void {
+  if (v === undefined || v === null) return;
+  if (typeof v === 'number') {
+    if (!isNonNegativeInt(v)) throw invalid(kind, name, field, v, 'must be greater than or equal to 0');
+    return;
+  }
+  const m = typeof v === 'string' ? /^(\d+)%$/.exec(v) : null;
+  if (!m) throw invalid(kind, name, field, v ?? null, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')");
+  if (Number(m[1]) > 100) throw invalid(kind, name, field, v, 'must not be greater than 100%');
+}
+
+function checkLabelSelector(kind: string, name: string, field: string, sel: unknown): LabelSelector | undefined {
+  if (sel === undefined || sel === null) return undefined;
+  if (!isPlainObject(sel)) throw invalid(kind, name, field, sel, 'must be an object');
+  if (sel.matchLabels !== undefined && !isStringMap(sel.matchLabels)) throw invalid(kind, name, `${field}.matchLabels`, sel.matchLabels, 'must be a map of strings');
+  const exprs = sel.matchExpressions;
+  if (exprs !== undefined) {
+    if (!Array.isArray(exprs)) throw invalid(kind, name, `${field}.matchExpressions`, exprs, 'must be a list');
+    exprs.forEach((e: unknown, i) => {
+      const f = `${field}.matchExpressions[${i}]`;
+      if (!isPlainObject(e) || typeof e.key !== 'string' || !e.key) throw invalid(kind, name, `${f}.key`, null, 'Required value');
+      if (typeof e.operator !== 'string' || !SELECTOR_OPERATORS.includes(e.operator)) throw invalid(kind, name, `${f}.operator`, e.operator ?? null, 'not a valid selector operator');
+      const values = e.values;
+      if (values !== undefined && (!Array.isArray(values) || !values.every((x) => typeof x === 'string'))) throw invalid(kind, name, `${f}.values`, values, 'must be a list of strings');
+      const needsValues = e.operator === 'In' || e.operator === 'NotIn';
+      if (needsValues !== (Array.isArray(values) && values.length > 0)) {
+        throw invalid(kind, name, `${f}.values`, values ?? null, needsValues ? 'must be specified when `operator` is \'In\' or \'NotIn\'' : 'may not be specified when `operator` is \'Exists\' or \'DoesNotExist\'');
+      }
+    });
+  }
+  return sel as LabelSelector;
+}
+
+/**
+ * Validate a policy/v1 PodDisruptionBudget written by a client: on create (`current` undefined)
+ * the name comes from the body; status always belongs to the disruption controller.
+ */
+export function validatePdb(body: unknown, ns: string, current?: PodDisruptionBudget): PodDisruptionBudget {
+  const kind = 'PodDisruptionBudget.policy';
+  if (!isPlainObject(body)) throw badRequest('the body of the request must be a JSON object');
+  let meta: ObjectMeta;
+  if (current) {
+    meta = mergeMeta(body, current.metadata);
+  } else {
+    const m = isPlainObject(body.metadata) ? body.metadata : {};
+    const name = m.name;
+    if (typeof name !== 'string' || !name) throw invalid(kind, '', 'metadata.name', null, 'name or generateName is required');
+    if (!NAME_RE.test(name)) throw invalid(kind, name, 'metadata.name', name, "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'");
+    meta = mergeMeta(body, { name, namespace: ns, uid: '', resourceVersion: '', creationTimestamp: '', generation: 1 });
+  }
+  const name = meta.name;
+  const spec = body.spec ?? {};
+  if (!isPlainObject(spec)) throw invalid(kind, name, 'spec', spec, 'must be an object');
+  checkIntOrPercent(kind, name, 'spec.minAvailable', spec.minAvailable);
+  checkIntOrPercent(kind, name, 'spec.maxUnavailable', spec.maxUnavailable);
+  if (spec.minAvailable != null && spec.maxUnavailable != null) {
+    throw invalid(kind, name, 'spec', spec, 'minAvailable and maxUnavailable cannot be both set');
+  }
+  checkLabelSelector(kind, name, 'spec.selector', spec.selector);
+  const next = { ...body, spec } as unknown as PodDisruptionBudget;
+  next.apiVersion = 'policy/v1';
+  next.kind = 'PodDisruptionBudget';
+  next.metadata = meta;
+  if (current && !deepEqual(spec, current.spec)) meta.generation = (current.metadata.generation ?? 1) + 1;
+  next.status = current?.status ?? { currentHealthy: 0, desiredHealthy: 0, disruptionsAllowed: 0, expectedPods: 0 };
   return next;
 }
 
