@@ -3,7 +3,8 @@
  *
  * Drives the real KubernetesTarget (plan, apply of both operation types, every adapter probe,
  * reconcile, waitForRollout — passing and timing out) against the local Kubernetes API server, for a
- * Deployment without an HPA and one with an HPA (found by scaleTargetRef, and named in the catalog).
+ * Deployment without an HPA and one with an HPA (found by scaleTargetRef, and named in the catalog);
+ * one has a PodDisruptionBudget, and metrics-server answers.
  * Every recorded request is mapped to (namespace, apiGroup, resource[/subresource], verb) the way the
  * API server's authorizer sees it, then:
  *   - each one must be granted by the rules bound to the service account, in the request's scope
@@ -16,9 +17,8 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse, parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { KubernetesTarget } from '../../src/adapters/kubernetes/kubernetes-target.ts';
+import { KUBERNETES_PROBES, KubernetesTarget } from '../../src/adapters/kubernetes/kubernetes-target.ts';
 import { systemClock } from '../../src/ports/clock.port.ts';
-import { CHECK_PROBES } from '../../src/workflows/runbook-schema.ts';
 import { startKubeApiServer, type KubeApiServer, type RecordedRequest } from '../servers/kube-api-server.ts';
 
 const DEPLOY = join(import.meta.dirname, '..', '..', 'deploy', 'kubernetes');
@@ -159,9 +159,9 @@ let requests: RecordedRequest[] = [];
 
 async function exercise(target: KubernetesTarget, replicas: number, opts: { stall?: () => Promise<void> } = {}): Promise<void> {
   const plan = await target.plan(replicas);
-  for (const probe of CHECK_PROBES) {
-    if (probe === 'request.limits') continue; // evaluated by the engine, not the adapter
-    await target.probe(probe, replicas);
+  for (const probe of KUBERNETES_PROBES) {
+    const result = await target.probe(probe, replicas);
+    expect(result.values, `${probe}: ${result.summary}`).toBeDefined();
   }
   await target.apply(plan.operation);
   expect(await target.reconcile(plan.operation)).toMatchObject({ status: 'applied' });
@@ -181,6 +181,7 @@ beforeAll(async () => {
   server.addDeployment({ namespace: NS, name: 'web', replicas: 3 });
   server.addDeployment({ namespace: NS, name: 'api', replicas: 2 });
   server.addHpa({ namespace: NS, name: 'api', target: 'api', minReplicas: 2, maxReplicas: 4 });
+  server.addPdb({ namespace: NS, name: 'web', minAvailable: '50%' });
   server.addDeployment({ namespace: 'other', name: 'noise', replicas: 2 });
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(server.kubeconfigPath);
@@ -266,6 +267,10 @@ describe('deploy/kubernetes/rbac.yaml', () => {
     expect(seen).toContain('autoscaling|horizontalpodautoscalers|patch');
     expect(seen).toContain('apps|deployments|watch');
     expect(seen).toContain('|nodes|list');
+    // The read-only probes: usage, disruption budgets, rollout history.
+    expect(seen).toContain('metrics.k8s.io|pods|list');
+    expect(seen).toContain('policy|poddisruptionbudgets|list');
+    expect(seen).toContain('apps|replicasets|list');
   });
 
   it('grants every request the adapter makes, in its scope', () => {
@@ -281,16 +286,16 @@ describe('deploy/kubernetes/rbac.yaml', () => {
     expect(unused.map(fmtGrant)).toEqual([]);
   });
 
-  it('has no metrics.k8s.io rule while the adapter reads no metrics (it comes with the metrics probes)', () => {
-    const readsMetrics = requests.some((r) => r.path.startsWith('/apis/metrics.k8s.io/'));
-    const metricsRules = grants.filter((g) => g.apiGroup === 'metrics.k8s.io');
-    if (readsMetrics) {
-      // The generic checks above then demand exactly the pods get/list it uses.
-      expect(metricsRules.every((g) => g.resource === 'pods' && (g.verb === 'get' || g.verb === 'list'))).toBe(true);
-    } else {
-      expect(metricsRules).toEqual([]);
-      expect(readFileSync(join(DEPLOY, 'rbac.yaml'), 'utf8')).toMatch(/#.*metrics\.k8s\.io/);
-    }
+  it('reads metrics, PDBs and ReplicaSets only in the catalog namespaces (RoleBinding), never cluster-wide', () => {
+    const probeGrants = grants.filter((g) => ['metrics.k8s.io|pods', 'policy|poddisruptionbudgets', 'apps|replicasets'].includes(`${g.apiGroup}|${g.resource}`));
+    expect(probeGrants.map((g) => `${g.apiGroup} ${g.resource} ${g.verb} in ${g.namespace}`).sort()).toEqual([
+      `apps replicasets list in ${NS}`,
+      `metrics.k8s.io pods list in ${NS}`,
+      `policy poddisruptionbudgets list in ${NS}`,
+    ]);
+    const metrics = requests.filter((r) => r.path.startsWith('/apis/metrics.k8s.io/'));
+    expect(metrics.length).toBeGreaterThan(0);
+    expect(metrics.every((r) => r.path === `/apis/metrics.k8s.io/v1beta1/namespaces/${NS}/pods` && r.query.labelSelector)).toBe(true);
   });
 });
 

@@ -1,13 +1,15 @@
 // A Kubernetes Deployment as a scale target. Changes only the scale subresource, or the bounds of
 // the HPA that manages the Deployment (scaling the Deployment alone would be undone by the HPA).
-// Never reads-modifies-writes the whole Deployment.
+// Never reads-modifies-writes the whole Deployment. Its probes only read; each returns the named
+// numbers (`values`) a runbook's expressions use.
 import * as k8s from '@kubernetes/client-node';
 import type { Plan, ProbeResult, TargetOperation, TargetState } from '../../engine/run.ts';
 import type { Clock } from '../../ports/clock.port.ts';
 import type { ApplyResult, RolloutExpectation, ScaleTarget } from '../../ports/scale-target.port.ts';
-import type { CheckProbe } from '../../workflows/runbook-schema.ts';
 import { formatDuration } from '../../workflows/duration.ts';
+import { floorOf, selectorMatches } from './disruption-budget.ts';
 import { podsThatFit, type NodeRoom } from './node-capacity.ts';
+import { podUsage, shareLine, type PodMetric } from './pod-usage.ts';
 import { formatBytes, formatCpu, parseQuantity } from './quantity.ts';
 import { describeKubeError, withRetries } from './kube-errors.ts';
 import { AbortError } from 'p-retry';
@@ -21,6 +23,22 @@ export interface KubernetesTargetConfig {
 
 type Hpa = k8s.V2HorizontalPodAutoscaler;
 
+/** The probes this adapter answers (a runbook's `probe:` for the service's scale target). */
+export const KUBERNETES_PROBES = [
+  'kubernetes.replicas',
+  'kubernetes.hpa',
+  'kubernetes.pending-pods',
+  'kubernetes.node-capacity',
+  'kubernetes.pod-usage',
+  'kubernetes.pdb',
+  'kubernetes.recent-deploy',
+] as const;
+export type KubernetesProbe = (typeof KUBERNETES_PROBES)[number];
+
+const REVISION = 'deployment.kubernetes.io/revision';
+const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
+const METRICS = { group: 'metrics.k8s.io', version: 'v1beta1' } as const;
+
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 /** One API call may take this long before it counts as failed (and is retried). */
 const CALL_TIMEOUT_MS = 15_000;
@@ -33,6 +51,8 @@ export class KubernetesTarget implements ScaleTarget {
   private readonly apps: k8s.AppsV1Api;
   private readonly core: k8s.CoreV1Api;
   private readonly autoscaling: k8s.AutoscalingV2Api;
+  private readonly policy: k8s.PolicyV1Api;
+  private readonly custom: k8s.CustomObjectsApi;
   private readonly source: string;
 
   constructor(
@@ -45,6 +65,8 @@ export class KubernetesTarget implements ScaleTarget {
     this.apps = kc.makeApiClient(k8s.AppsV1Api);
     this.core = kc.makeApiClient(k8s.CoreV1Api);
     this.autoscaling = kc.makeApiClient(k8s.AutoscalingV2Api);
+    this.policy = kc.makeApiClient(k8s.PolicyV1Api);
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
     this.source = `Kubernetes API${config.context ? ` (context ${config.context})` : ''}`;
   }
 
@@ -75,8 +97,11 @@ export class KubernetesTarget implements ScaleTarget {
   /**
    * One API call with a timeout and retries. With `conflicts: 'fail'` a 409 is not retried but
    * thrown as a ConflictError (a resourceVersion precondition failed: read again and decide again).
+   * With `unserved`, a final answer with one of those codes (after the usual retries) is thrown
+   * as an UnservedError carrying the code (an API group the cluster does not serve or whose
+   * backend is down, e.g. metrics-server).
    */
-  private call<T>(what: string, fn: () => Promise<T>, opts: { conflicts?: 'retry' | 'fail' } = {}): Promise<T> {
+  private call<T>(what: string, fn: () => Promise<T>, opts: { conflicts?: 'retry' | 'fail'; unserved?: number[] } = {}): Promise<T> {
     const attempt = () =>
       withTimeout(fn(), CALL_TIMEOUT_MS, `no answer within ${CALL_TIMEOUT_MS / 1000}s`).catch((error: unknown) => {
         this.onError((error as { code?: number }).code ?? 'network');
@@ -86,6 +111,7 @@ export class KubernetesTarget implements ScaleTarget {
     return withRetries(attempt).catch((error) => {
       const cause = error instanceof AbortError ? error.originalError : error;
       if (cause instanceof ConflictError) throw cause;
+      if (cause instanceof k8s.ApiException && opts.unserved?.includes(cause.code)) throw new UnservedError(cause.code, describeKubeError(what, cause));
       throw new Error(describeKubeError(what, error));
     });
   }
@@ -199,8 +225,18 @@ export class KubernetesTarget implements ScaleTarget {
     return { status: 'diverged', detail: `HPA ${namespace}/${operation.hpa} has bounds ${min}..${max}: neither ${operation.from.minReplicas}..${operation.from.maxReplicas} from before nor the requested change` };
   }
 
-  async probe(probe: CheckProbe, replicas: number): Promise<ProbeResult> {
-    switch (probe) {
+  /**
+   * One read-only measurement; `replicas` is the count the run is heading for. Unknown names and
+   * parameters are refused (none of these probes takes parameters); a source that cannot be
+   * measured (no metrics-server, no requests, no ReplicaSet) rejects with the reason.
+   */
+  async probe(probe: string, replicas: number, params: Record<string, unknown> = {}): Promise<ProbeResult> {
+    if (!(KUBERNETES_PROBES as readonly string[]).includes(probe)) {
+      throw new Error(`unknown Kubernetes probe "${probe}"; the Kubernetes target answers ${KUBERNETES_PROBES.join(', ')}`);
+    }
+    const given = Object.keys(params ?? {});
+    if (given.length) throw new Error(`${probe} takes no parameters (given: ${given.join(', ')})`);
+    switch (probe as KubernetesProbe) {
       case 'kubernetes.replicas':
         return this.probeReplicas();
       case 'kubernetes.hpa':
@@ -209,8 +245,12 @@ export class KubernetesTarget implements ScaleTarget {
         return this.probePending();
       case 'kubernetes.node-capacity':
         return this.probeNodeCapacity(replicas);
-      case 'request.limits':
-        throw new Error('request.limits is evaluated by the engine');
+      case 'kubernetes.pod-usage':
+        return this.probePodUsage();
+      case 'kubernetes.pdb':
+        return this.probePdb(replicas);
+      case 'kubernetes.recent-deploy':
+        return this.probeRecentDeploy();
     }
   }
 
@@ -222,34 +262,32 @@ export class KubernetesTarget implements ScaleTarget {
     const d = await this.readDeployment();
     const spec = d.spec?.replicas ?? 1;
     const ready = d.status?.readyReplicas ?? 0;
+    const updated = d.status?.updatedReplicas ?? 0;
+    const available = d.status?.availableReplicas ?? 0;
     return this.result({
       ok: ready === spec,
       value: ready,
       threshold: spec,
-      summary: `${ready}/${spec} ready (updated ${d.status?.updatedReplicas ?? 0}, available ${d.status?.availableReplicas ?? 0})`,
+      values: { replicas: spec, ready, updated, available },
+      summary: `${ready}/${spec} ready (updated ${updated}, available ${available})`,
     });
   }
 
   private async probeHpa(replicas: number): Promise<ProbeResult> {
     const hpa = await this.findHpa();
-    if (!hpa?.spec) return this.result({ ok: true, value: 'none', summary: 'no HPA targets this Deployment; its scale subresource will be set' });
+    if (!hpa?.spec) return this.result({ ok: true, value: 'none', values: { present: 0 }, summary: 'no HPA targets this Deployment; its scale subresource will be set' });
     const min = hpa.spec.minReplicas ?? 1;
     const max = hpa.spec.maxReplicas;
     return this.result({
       ok: true,
       value: `${min}..${max}`,
+      values: { present: 1, min, max, current: hpa.status?.currentReplicas ?? 0, desired: hpa.status?.desiredReplicas ?? 0 },
       summary: `HPA ${hpa.metadata?.name} (${min}..${max}, now ${hpa.status?.currentReplicas ?? '?'}) manages this Deployment: its minReplicas will be raised to ${replicas} instead of scaling the Deployment`,
     });
   }
 
   private async pendingPods(deployment?: k8s.V1Deployment): Promise<k8s.V1Pod[]> {
-    const d = deployment ?? (await this.readDeployment());
-    const labels = d.spec?.selector.matchLabels ?? {};
-    const labelSelector = Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(',');
-    const pods = await this.call(`list pods of ${this.label}`, () =>
-      this.core.listNamespacedPod({ namespace: this.config.namespace, labelSelector, fieldSelector: 'status.phase=Pending' }),
-    );
-    return pods.items;
+    return this.podsOf(deployment ?? (await this.readDeployment()), 'Pending pods', 'status.phase=Pending');
   }
 
   private async probePending(): Promise<ProbeResult> {
@@ -258,6 +296,7 @@ export class KubernetesTarget implements ScaleTarget {
       ok: pending.length === 0,
       value: pending.length,
       threshold: 0,
+      values: { pending: pending.length },
       summary: pending.length ? `${pending.length} pod${pending.length > 1 ? 's' : ''} Pending` : 'no Pending pods',
       details: pending.slice(0, 5).map(pendingLine),
     });
@@ -266,8 +305,7 @@ export class KubernetesTarget implements ScaleTarget {
   private async probeNodeCapacity(replicas: number): Promise<ProbeResult> {
     const deployment = await this.readDeployment();
     const current = deployment.spec?.replicas ?? 1;
-    const extra = replicas - current;
-    if (extra <= 0) return this.result({ ok: true, value: 0, summary: `no extra pods needed (${current} → ${replicas})` });
+    const extra = Math.max(0, replicas - current);
     const perPod = podRequests(deployment.spec?.template.spec);
     const [nodes, pods] = await Promise.all([
       this.call('list nodes', () => this.core.listNode()),
@@ -292,12 +330,174 @@ export class KubernetesTarget implements ScaleTarget {
         };
       });
     const fit = podsThatFit(rooms, perPod);
+    const room = `${fit.fits} more pod${fit.fits === 1 ? '' : 's'} fit on ${rooms.length} node${rooms.length === 1 ? '' : 's'}`;
+    const each = `(each requests ${formatCpu(perPod.cpu)} CPU, ${formatBytes(perPod.memory)} memory)`;
     return this.result({
       ok: fit.fits >= extra,
       value: fit.fits,
       threshold: extra,
-      summary: `${fit.fits >= extra ? '' : 'not enough room: '}${fit.fits} more pod${fit.fits === 1 ? '' : 's'} fit on ${rooms.length} node${rooms.length === 1 ? '' : 's'}, ${extra} needed (each requests ${formatCpu(perPod.cpu)} CPU, ${formatBytes(perPod.memory)} memory)`,
+      values: { fits: fit.fits, needed: extra },
+      summary: extra === 0
+        ? `no extra pods needed (${current} → ${replicas}); ${room} ${each}`
+        : `${fit.fits >= extra ? '' : 'not enough room: '}${room}, ${extra} needed ${each}`,
       details: fit.perNode.map((n) => n.line),
+    });
+  }
+
+  /** The Deployment's pods (label selector of the Deployment), by phase when given. */
+  private async podsOf(d: k8s.V1Deployment, what: string, fieldSelector?: string): Promise<k8s.V1Pod[]> {
+    const list = await this.call(`list ${what} of ${this.label}`, () =>
+      this.core.listNamespacedPod({ namespace: this.config.namespace, labelSelector: selectorString(d.spec?.selector), ...(fieldSelector ? { fieldSelector } : {}) }),
+    );
+    return list.items;
+  }
+
+  /**
+   * CPU and memory per pod from metrics-server as a share of the pod's requests. No verdict: the
+   * runbook's `pass` decides ("cpu_max_pct < 60").
+   */
+  private async probePodUsage(): Promise<ProbeResult> {
+    const d = await this.readDeployment();
+    const labelSelector = selectorString(d.spec?.selector);
+    const [pods, metrics] = await Promise.all([
+      this.podsOf(d, 'Running pods', 'status.phase=Running'),
+      this.call(`read pod metrics of ${this.label}`, () =>
+        this.custom.listNamespacedCustomObject({ ...METRICS, namespace: this.config.namespace, plural: 'pods', labelSelector }) as Promise<{ items?: PodMetric[] }>,
+        { unserved: [404, 503] },
+      ).catch((error: unknown) => {
+        if (!(error instanceof UnservedError)) throw error;
+        const why = error.code === 404
+          ? 'the API group is not served: metrics-server is not installed'
+          : 'the API group does not answer (503): metrics-server is registered but not running';
+        throw new Error(`metrics-server is not available (${METRICS.group}/${METRICS.version}: ${why}), so pod CPU and memory cannot be measured`);
+      }),
+    ]);
+    if (pods.length === 0) throw new Error(`${this.label} has no Running pods to measure`);
+    const usage = podUsage(pods, metrics.items ?? []);
+    const notes = [
+      ...(usage.noCpuRequest.length ? [`no CPU request, left out of the CPU share: container ${usage.noCpuRequest.join(', ')}`] : []),
+      ...(usage.noMemoryRequest.length ? [`no memory request, left out of the memory share: container ${usage.noMemoryRequest.join(', ')}`] : []),
+      ...(usage.withoutMetrics.length ? [`no metrics yet for ${usage.withoutMetrics.length} pod${usage.withoutMetrics.length === 1 ? '' : 's'}: ${usage.withoutMetrics.slice(0, 5).join(', ')}`] : []),
+    ];
+    if (!usage.cpu && !usage.memory) {
+      const reason = usage.pods.length === 0 && usage.withoutMetrics.length === pods.length
+        ? `metrics-server has no usage for any of its ${pods.length} Running pods yet`
+        : 'none of its containers requests CPU or memory, so usage cannot be a share of requests (set resources.requests)';
+      throw new Error(`cannot measure ${this.label}: ${reason}`);
+    }
+    const values: Record<string, number> = { pods: usage.pods.length };
+    const parts: string[] = [];
+    if (usage.cpu) {
+      values.cpu_avg_pct = usage.cpu.avg;
+      values.cpu_max_pct = usage.cpu.max;
+      parts.push(`CPU avg ${usage.cpu.avg}%, max ${usage.cpu.max}%`);
+    } else {
+      parts.push('CPU not requested');
+    }
+    if (usage.memory) {
+      values.memory_avg_pct = usage.memory.avg;
+      values.memory_max_pct = usage.memory.max;
+      parts.push(`memory avg ${usage.memory.avg}%, max ${usage.memory.max}%`);
+    } else {
+      parts.push('memory not requested');
+    }
+    return this.result({
+      ok: true,
+      value: usage.cpu?.max ?? usage.memory?.max,
+      values,
+      summary: `${usage.pods.length} pod${usage.pods.length === 1 ? '' : 's'}: ${parts.join('; ')} of requests`,
+      details: [...usage.pods.slice(0, 5).map(shareLine), ...(usage.pods.length > 5 ? [`… and ${usage.pods.length - 5} more pods`] : []), ...notes],
+    });
+  }
+
+  /**
+   * The PodDisruptionBudget(s) whose selector matches the Deployment's pod template, resolved to
+   * numbers at the current replica count. With several, the one with the highest floor counts.
+   * No verdict: the runbook compares ("replicas >= min_available").
+   */
+  private async probePdb(replicas: number): Promise<ProbeResult> {
+    const { namespace } = this.config;
+    const [d, list] = await Promise.all([
+      this.readDeployment(),
+      this.call(`list PodDisruptionBudgets in ${namespace}`, () => this.policy.listNamespacedPodDisruptionBudget({ namespace })),
+    ]);
+    const labels = d.spec?.template.metadata?.labels ?? {};
+    const current = d.spec?.replicas ?? 1;
+    const pdbs = list.items.filter((p) => selectorMatches(p.spec?.selector, labels));
+    if (pdbs.length === 0) {
+      return this.result({ ok: true, value: 'none', values: { present: 0, min_available: 0 }, summary: 'no PodDisruptionBudget covers these pods: no floor for voluntary disruptions' });
+    }
+    const ranked = pdbs.map((pdb) => ({ pdb, floor: floorOf(pdb, current), atTarget: floorOf(pdb, replicas) }))
+      .sort((a, b) => b.floor.minAvailable - a.floor.minAvailable || a.floor.name.localeCompare(b.floor.name));
+    const { pdb, floor, atTarget } = ranked[0]!;
+    const status = pdb.status;
+    const values = {
+      present: 1,
+      min_available: floor.minAvailable,
+      max_unavailable: floor.maxUnavailable,
+      current_healthy: status?.currentHealthy ?? 0,
+      desired_healthy: status?.desiredHealthy ?? 0,
+      disruptions_allowed: status?.disruptionsAllowed ?? 0,
+    };
+    const percent = /%/.test(floor.rule);
+    const target = replicas === current ? '' : replicas < atTarget.minAvailable
+      ? `; ${replicas} replica${replicas === 1 ? '' : 's'} would be below its minimum of ${atTarget.minAvailable}`
+      : `; at ${replicas} replicas it asks for ${atTarget.minAvailable} available`;
+    return this.result({
+      ok: true,
+      value: floor.minAvailable,
+      values,
+      summary: `PDB ${floor.name} (${floor.rule}${percent ? ` = ${floor.minAvailable} of ${current}` : ''}): min ${floor.minAvailable} available, ${values.current_healthy} healthy, ${values.disruptions_allowed} disruption${values.disruptions_allowed === 1 ? '' : 's'} allowed${target}`,
+      details: [
+        ...ranked.map(({ floor: f, pdb: p }) => `${f.name}: ${f.rule} → at ${current} replicas min ${f.minAvailable} available, max ${f.maxUnavailable} unavailable; status ${p.status?.currentHealthy ?? 0} healthy of ${p.status?.expectedPods ?? 0} expected, ${p.status?.desiredHealthy ?? 0} desired`),
+        ...(pdbs.length > 1 ? [`${pdbs.length} PodDisruptionBudgets select these pods: Kubernetes refuses to evict a pod covered by more than one`] : []),
+        'A PDB limits evictions (node drains); scaling down deletes pods directly and is not stopped by it.',
+      ],
+    });
+  }
+
+  /**
+   * When the pod template last changed: the newest ReplicaSet of the Deployment (by revision).
+   * A rollback reuses an old ReplicaSet; then its oldest pod tells when the rollback started.
+   * No verdict: the runbook compares ("minutes_since > 30").
+   */
+  private async probeRecentDeploy(): Promise<ProbeResult> {
+    const { namespace } = this.config;
+    const d = await this.readDeployment();
+    const list = await this.call(`list ReplicaSets of ${this.label}`, () => this.apps.listNamespacedReplicaSet({ namespace, labelSelector: selectorString(d.spec?.selector) }));
+    const revisionOf = (rs: k8s.V1ReplicaSet) => Number(rs.metadata?.annotations?.[REVISION] ?? NaN);
+    const owned = list.items
+      .filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.controller && o.uid === d.metadata?.uid) && Number.isFinite(revisionOf(rs)))
+      .sort((a, b) => revisionOf(b) - revisionOf(a));
+    const newest = owned[0];
+    if (!newest?.metadata?.creationTimestamp) throw new Error(`no ReplicaSet of ${this.label} carries a revision, so its last rollout cannot be dated`);
+    const revision = revisionOf(newest);
+    const name = newest.metadata.name ?? '?';
+    let since = newest.metadata.creationTimestamp.getTime();
+    const details: string[] = [];
+    const history = newest.metadata.annotations?.[REVISION_HISTORY];
+    if (history) {
+      // Reused by a rollback: its creation time is that of the first rollout of this template.
+      const hash = newest.metadata.labels?.['pod-template-hash'];
+      const pods = hash ? await this.podsOf(d, 'pods of the current ReplicaSet').then((ps) => ps.filter((p) => p.metadata?.labels?.['pod-template-hash'] === hash)) : [];
+      const started = pods.map((p) => p.metadata?.creationTimestamp?.getTime() ?? Infinity).reduce((a, b) => Math.min(a, b), Infinity);
+      details.push(`ReplicaSet ${name} was rolled out again (earlier as revision ${history}); created ${ago(this.clock.now() - since)}, dated by its oldest pod instead`);
+      if (Number.isFinite(started)) since = started;
+    }
+    const ms = Math.max(0, this.clock.now() - since);
+    const spec = d.spec?.replicas ?? 1;
+    const updated = d.status?.updatedReplicas ?? 0;
+    // A rollout (not a mere scale change): the controller has not seen the change yet, or older ReplicaSets still run pods.
+    const inProgress = (d.status?.observedGeneration ?? 0) < (d.metadata?.generation ?? 0) || owned.slice(1).some((rs) => (rs.status?.replicas ?? 0) > 0);
+    details.unshift(`revision ${revision}: ReplicaSet ${name}, ${new Date(since).toISOString()}`);
+    const previous = owned[1];
+    if (previous?.metadata?.creationTimestamp) details.push(`before it: revision ${revisionOf(previous)} (ReplicaSet ${previous.metadata.name}), created ${ago(this.clock.now() - previous.metadata.creationTimestamp.getTime())}`);
+    return this.result({
+      ok: true,
+      value: Math.floor(ms / 60_000),
+      values: { minutes_since: Math.floor(ms / 60_000), revision },
+      summary: `last rollout ${ago(ms)} (revision ${revision})${inProgress ? `, still rolling out (${updated}/${spec} updated)` : ''}`,
+      details,
     });
   }
 
@@ -428,6 +628,35 @@ export class KubernetesTarget implements ScaleTarget {
 
 /** A resourceVersion precondition failed: someone wrote in between. */
 class ConflictError extends Error {}
+
+/** The API answered that it does not serve this (see `call`'s `unserved`). */
+class UnservedError extends Error {
+  constructor(readonly code: number, message: string) {
+    super(message);
+  }
+}
+
+/** A label selector as the `labelSelector` query parameter (matchLabels and matchExpressions). */
+export function selectorString(selector: k8s.V1LabelSelector | undefined): string {
+  const terms = Object.entries(selector?.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const e of selector?.matchExpressions ?? []) {
+    const values = (e.values ?? []).join(',');
+    if (e.operator === 'In') terms.push(`${e.key} in (${values})`);
+    else if (e.operator === 'NotIn') terms.push(`${e.key} notin (${values})`);
+    else if (e.operator === 'Exists') terms.push(e.key);
+    else if (e.operator === 'DoesNotExist') terms.push(`!${e.key}`);
+  }
+  return terms.join(',');
+}
+
+/** "3 min ago", "5 h ago", "2 days ago": whole units, rounded down. */
+function ago(ms: number): string {
+  const minutes = Math.floor(Math.max(0, ms) / 60_000);
+  if (minutes < 120) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.floor(hours / 24)} days ago`;
+}
 
 function hpaPatchBody(op: Extract<TargetOperation, { type: 'set-hpa-bounds' }>): { spec: { minReplicas: number; maxReplicas?: number } } {
   return { spec: { minReplicas: op.minReplicas, ...(op.maxReplicas !== undefined ? { maxReplicas: op.maxReplicas } : {}) } };
