@@ -10,7 +10,8 @@ import { createProbes } from './adapters/probes/index.ts';
 import { SlackChat } from './adapters/slack/slack-chat.ts';
 import { catalogProblems, loadCatalog, type Catalog } from './config/catalog.ts';
 import { InvalidInputError } from './config/problems.ts';
-import { loadRunbooks } from './config/runbooks.ts';
+import { DEFAULT_DOWN_RUNBOOK, loadRunbooks } from './config/runbooks.ts';
+import { serviceSnapshot } from './config/service-snapshot.ts';
 import { BUILTIN_WORKFLOWS } from './config/paths.ts';
 import type { Env } from './config/env.ts';
 import { systemClock, type Clock } from './ports/clock.port.ts';
@@ -104,7 +105,7 @@ export async function createScalebot(env: Env, config: Configuration, log: Logge
   app.client.on(webApi.WebClientEvent.RATE_LIMITED, (_seconds: number, { url }: { url: string }) => metrics.slackRateLimited.inc({ method: url.replace(/^.*\//, '') }));
   const chat = new SlackChat(app.client, (method, error) => metrics.slackErrors.inc({ method, error }));
   const replicaId = newReplicaId();
-  const runner = new Runner({
+  const runner: Runner = new Runner({
     store: state.store,
     chat,
     targets,
@@ -118,6 +119,16 @@ export async function createScalebot(env: Env, config: Configuration, log: Logge
     replicaId,
     leaseTtlMs: opts.leaseTtlMs,
     onTransition: (before, after, now) => observeTransition(metrics, before, after, now),
+    openScaleDown: async (run, requester) => {
+      const service = serviceSnapshot(config.catalog, run.service.name);
+      if (!service) throw new Error(`${run.service.name} is no longer in the catalog`);
+      const name = config.catalog.services[run.service.name]?.runbooks.down ?? DEFAULT_DOWN_RUNBOOK;
+      const runbook = config.runbooks.get(name);
+      if (!runbook) throw new Error(`the scale-down runbook "${name}" is not loaded`);
+      const started = await runner.start(service, runbook, { reason: `scheduled after run ${run.id}`, dryRun: false, requester, originChannel: run.card?.channel ?? service.channel });
+      if (started.started) return started.run.id;
+      throw new Error(started.reason === 'busy' ? `run ${started.holderId} holds ${service.targetLabel}` : `its card could not be posted: ${started.error}`);
+    },
   });
   const DEDUPE_MS = 10 * 60_000;
   registerListeners(

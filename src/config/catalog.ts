@@ -101,6 +101,8 @@ export const serviceSchema = z
     params: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,47}$/, 'a parameter name: lower-case letters, digits and "_"'), z.number().finite()).default({}),
     /** Where probes measure, by name (a step's `with: { source: <name> }`; the only one of its kind by default). */
     sources: z.record(z.string().regex(sourceName, 'a source name: lower-case letters, digits and dashes'), sourceSchema).default({}),
+    /** How long after a verified scale-up a scheduled scale-down opens ("Schedule scale-down" on the card). */
+    'scale-down-after': z.string().regex(/^\d{1,5}(m|h|d)$/, 'a duration such as 30m, 2h or 1d').default('2h'),
     /** When scale-downs are refused (peak hours). */
     'peak-windows': z.array(peakWindowSchema).max(20).default([]),
   })

@@ -1,6 +1,7 @@
 // The part of the catalog a run carries with it.
 import type { ServiceSnapshot } from '../engine/run.ts';
 import { targetKey, targetLabel, type Catalog } from './catalog.ts';
+import { parseDuration } from '../workflows/duration.ts';
 
 export function serviceSnapshot(catalog: Catalog, name: string): ServiceSnapshot | undefined {
   const service = catalog.services[name];
@@ -15,6 +16,7 @@ export function serviceSnapshot(catalog: Catalog, name: string): ServiceSnapshot
     approvals: { required: service.approvals.required, approvers: service.approvals.approvers },
     channel: service.channel ?? catalog.channel,
     params: { ...service.params },
+    scaleDownAfterMs: parseDuration(service['scale-down-after']),
     peakWindows: service['peak-windows'].map((w) => ({ ...w, days: [...w.days] })),
   };
 }

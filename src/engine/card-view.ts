@@ -3,13 +3,14 @@
 import { blockingProblems, describeStatus, formatState, gradualPath, openManualSteps, requiredApprovals, rollbackWords, ROLLBACK_STEP, ROLLBACK_VERIFY_STEP } from './transition.ts';
 import { targetWords } from './common.ts';
 import { currentOf } from './verdict.ts';
+import { canScheduleScaleDown } from './follow-up.ts';
 import { isActive, type Run, type StepState } from './run.ts';
 import { list, mention, mentionAny, plain } from './text.ts';
 import { formatDuration } from '../workflows/duration.ts';
 import { PHASES, type PhaseName } from '../workflows/runbook-schema.ts';
 
 export type Tone = 'progress' | 'waiting' | 'success' | 'failure' | 'neutral';
-export type Intent = 'approve' | 'reject' | 'rerun' | 'cancel' | 'rollback' | 'close';
+export type Intent = 'approve' | 'reject' | 'rerun' | 'cancel' | 'rollback' | 'close' | 'schedule-down' | 'cancel-down';
 
 export interface CardItem {
   id: string;
@@ -88,6 +89,7 @@ export function cardView(run: Run): CardView {
   ];
   if (plan?.before.hpa) facts.push({ label: 'HPA', value: `${plain(plan.before.hpa.name)}: ${plan.before.hpa.minReplicas}..${plan.before.hpa.maxReplicas}` });
   if (request.dryRun) facts.push({ label: 'Mode', value: '*dry run* — nothing will be executed' });
+  if (run.scaleDown) facts.push({ label: 'Scale-down', value: scaleDownFact(run.scaleDown) });
 
   const phases: CardPhase[] = PHASES.filter((name) => run.runbook.phases[name].length > 0).map((name) => phaseView(run, name));
   if (run.steps[ROLLBACK_STEP]) {
@@ -259,8 +261,36 @@ function buttons(run: Run): CardButton[] {
         },
         { intent: 'close', label: 'Close without rollback' },
       ];
+    case 'succeeded':
+      if (run.scaleDown?.state === 'scheduled') return [{ intent: 'cancel-down', label: 'Cancel scheduled scale-down' }];
+      if (!canScheduleScaleDown(run) || (run.scaleDown && run.scaleDown.state !== 'cancelled')) return [];
+      return [
+        {
+          intent: 'schedule-down',
+          label: 'Schedule scale-down',
+          confirm: {
+            title: 'Schedule the scale-down?',
+            text: `A scale-down run to the baseline (${run.service.limits.baseline}) opens in ${formatDuration(run.service.scaleDownAfterMs ?? 2 * 3_600_000)}, with its guard checks, approvals and gradual steps.`,
+            confirm: 'Schedule',
+          },
+        },
+      ];
     default:
       return [];
+  }
+}
+
+function scaleDownFact(plan: NonNullable<Run['scaleDown']>): string {
+  const when = `<!date^${Math.floor(plan.at / 1000)}^{date_short_pretty} {time}|${new Date(plan.at).toISOString()}>`;
+  switch (plan.state) {
+    case 'scheduled':
+      return `opens ${when}, scheduled by ${mention(plan.by)}`;
+    case 'cancelled':
+      return `cancelled by ${mention(plan.changedBy ?? plan.by)}`;
+    case 'opened':
+      return plan.runId ? `opened as run \`${plan.runId}\`` : 'opening';
+    case 'failed':
+      return `could not be opened: ${plain(plan.detail ?? '')}`;
   }
 }
 

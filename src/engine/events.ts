@@ -16,7 +16,9 @@ export type AuditType =
   | 'action-failed'
   | 'outcome'
   | 'resume'
-  | 'stopped';
+  | 'stopped'
+  | 'scale-down-scheduled'
+  | 'scale-down-cancelled';
 
 /** One line of the audit record; the runner adds when, which run and which service. */
 export interface AuditRecord {
@@ -60,6 +62,11 @@ export type RunEvent =
   | { type: 'verify-passed'; step: string; attempt: number; result: ProbeResult }
   | { type: 'verify-failed'; step: string; attempt: number; result: ProbeResult }
   | { type: 'approve-rollback'; actor: Actor }
+  /** From a verified scale-up's card: open a scale-down run later (the service's scale-down delay). */
+  | { type: 'schedule-scale-down'; actor: Actor }
+  | { type: 'cancel-scale-down'; actor: Actor }
+  /** The scheduled scale-down run was opened (or could not be). */
+  | { type: 'scale-down-opened'; runId?: string; error?: string }
   /** 'approval-expiry', or `wake:<step>:<attempt>` (a wait ends, a measurement is due again). */
   | { type: 'timer'; name: string }
   /** The replica driving this run stopped; another one picks up whatever was in flight. */
@@ -81,7 +88,9 @@ export type RunEffect =
   | { type: 'announce'; text: string }
   /** An answer only the acting person sees. */
   | { type: 'reply'; user: string; text: string }
-  | { type: 'release-target' };
+  | { type: 'release-target' }
+  /** Open a scale-down run of this run's service, requested by `requester`. */
+  | { type: 'open-scale-down'; requester: string };
 
 export interface TransitionResult<R> {
   run: R;

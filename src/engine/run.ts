@@ -48,6 +48,8 @@ export interface ServiceSnapshot {
   channel: string;
   /** The catalog's numbers for formulas (`service.pool`). */
   params?: Record<string, number>;
+  /** How long after a verified scale-up a scheduled scale-down opens. */
+  scaleDownAfterMs?: number;
   /** When scale-downs are refused. */
   peakWindows?: { days: string[]; from: string; to: string; tz: string; reason?: string }[];
 }
@@ -183,6 +185,8 @@ export interface Run {
   after?: TargetState;
   /** Why the run stopped (failure text), for the card and the announcement. */
   failure?: string;
+  /** A scale-down scheduled from this (finished) scale-up's card. */
+  scaleDown?: { at: number; by: string; state: 'scheduled' | 'cancelled' | 'opened' | 'failed'; runId?: string; detail?: string; changedBy?: string };
   /** How often another replica picked the run up after its driver stopped. */
   resumes?: number;
 }

@@ -13,6 +13,7 @@ import { evaluateLocalProbe } from './local-probes.ts';
 import { computeTarget, judge, targetOf } from './verdict.ts';
 import { approvalStep, describeStatus, findStep, formatState, release, reply, requiredApprovals, same, stepsOf, summaryLine, targetWords, type Result } from './common.ts';
 import { approvalRefusal, approverHint, finished } from './approvals.ts';
+import { onCancelScaleDown, onScaleDownDue, onScaleDownOpened, onScheduleScaleDown, SCALE_DOWN_TIMER } from './follow-up.ts';
 import { onActionResult, onApproveRollback, onRollout, onRoundPlan, onStepProbe, onWake, resumeSequence, startSequence, gradualPath } from './sequence.ts';
 
 export { approvalStep, describeStatus, findStep, formatState, requiredApprovals, rollbackWords, stepsOf, summaryLine } from './common.ts';
@@ -150,7 +151,14 @@ function apply(run: Run, event: RunEvent, now: number): Result {
     case 'approve-rollback':
       return isActive(run) ? onApproveRollback(run, event.actor, now) : finished(run, event.actor.user);
     case 'timer':
+      if (event.name === SCALE_DOWN_TIMER) return onScaleDownDue(run, now);
       return event.name === 'approval-expiry' ? onExpiry(run, now) : onWake(run, event.name, now);
+    case 'schedule-scale-down':
+      return onScheduleScaleDown(run, event.actor, now);
+    case 'cancel-scale-down':
+      return onCancelScaleDown(run, event.actor);
+    case 'scale-down-opened':
+      return onScaleDownOpened(run, event);
     case 'resume':
       return onResume(run, event.by);
   }

@@ -39,6 +39,8 @@ export interface RunnerDeps {
   replicaId: string;
   /** How long a driver's lease lasts without a heartbeat (default 15 s). */
   leaseTtlMs?: number;
+  /** Opens the scheduled scale-down run of a finished scale-up; resolves to the new run's id (throws with why not). */
+  openScaleDown?: (run: Run, requester: string) => Promise<string>;
   /** Called after each stored transition (metrics). */
   onTransition?: (before: Run, after: Run, now: number) => void;
 }
@@ -333,6 +335,13 @@ export class Runner {
       case 'release-target':
         await store.releaseTarget(run.service.targetKey, run.id);
         return;
+      case 'open-scale-down': {
+        const opened = this.deps.openScaleDown
+          ? await this.deps.openScaleDown(run, effect.requester).then((runId): RunEvent => ({ type: 'scale-down-opened', runId })).catch((error): RunEvent => ({ type: 'scale-down-opened', error: describeError(error) }))
+          : ({ type: 'scale-down-opened', error: 'this bot cannot open runs on its own' } as RunEvent);
+        await this.dispatch(run.id, opened);
+        return;
+      }
     }
   }
 

@@ -342,3 +342,60 @@ describe('gradual scale-down: halve the distance, wait, re-check, stop and alert
     expect(sim.of('plan', resumed)).toEqual([expect.objectContaining({ replicas: 6, step: 'step' })]);
   });
 });
+
+describe('Schedule scale-down from a verified scale-up', () => {
+  function verified(): Sim {
+    const sim = Sim.start({ service: { scaleDownAfterMs: 2 * 60 * MIN } });
+    sim.answerChecks();
+    sim.tickAll();
+    sim.approve();
+    sim.send({ type: 'action-done', step: 'scale', key: 'run-test0001/scale', before: { replicas: 5, readyReplicas: 5 }, after: { replicas: 10, readyReplicas: 5 } });
+    sim.send({ type: 'verify-passed', step: 'rollout', attempt: 1, result: passing('10/10 ready') });
+    expect(sim.run.status).toBe('succeeded');
+    return sim;
+  }
+
+  it('schedules a scale-down run after the service\'s delay, opens it once when due', () => {
+    const sim = verified();
+    const effects = sim.send({ type: 'schedule-scale-down', actor: { user: 'U0ALICE', approver: false } });
+    expect(sim.run.scaleDown).toMatchObject({ state: 'scheduled', by: 'U0ALICE', at: sim.now + 120 * MIN });
+    expect(sim.of('schedule', effects)).toEqual([{ type: 'schedule', at: sim.now + 120 * MIN, name: 'scale-down' }]);
+    expect(sim.of('reply', sim.send({ type: 'schedule-scale-down', actor: { user: 'U0BOB', approver: true } }))[0]!.text).toContain('already scheduled');
+    // Early delivery re-arms; due delivery asks for the run, once.
+    expect(sim.send({ type: 'timer', name: 'scale-down' })).toEqual([{ type: 'schedule', at: sim.now + 120 * MIN, name: 'scale-down' }]);
+    sim.now += 120 * MIN;
+    expect(sim.send({ type: 'timer', name: 'scale-down' })).toEqual([{ type: 'open-scale-down', requester: 'U0ALICE' }]);
+    expect(sim.send({ type: 'timer', name: 'scale-down' })).toEqual([]);
+    sim.send({ type: 'scale-down-opened', runId: 'run-down0001' });
+    expect(sim.run.scaleDown).toMatchObject({ state: 'opened', runId: 'run-down0001' });
+  });
+
+  it('only the requester or an approver may schedule; anyone who may can cancel before it opens', () => {
+    const sim = verified();
+    expect(sim.of('reply', sim.send({ type: 'schedule-scale-down', actor: { user: 'U0MALLORY', approver: false } }))[0]!.text).toContain('Only the requester');
+    sim.send({ type: 'schedule-scale-down', actor: { user: 'U0ALICE', approver: false } });
+    sim.send({ type: 'cancel-scale-down', actor: { user: 'U0BOB', approver: true } });
+    expect(sim.run.scaleDown).toMatchObject({ state: 'cancelled', changedBy: 'U0BOB' });
+    sim.now += 200 * MIN;
+    expect(sim.send({ type: 'timer', name: 'scale-down' })).toEqual([]);
+  });
+
+  it('a scale-down that cannot be opened is said in the channel, with what to do', () => {
+    const sim = verified();
+    sim.send({ type: 'schedule-scale-down', actor: { user: 'U0ALICE', approver: false } });
+    sim.now += 120 * MIN;
+    sim.send({ type: 'timer', name: 'scale-down' });
+    const effects = sim.send({ type: 'scale-down-opened', error: 'run run-other001 holds Deployment prod/api-gateway' });
+    expect(sim.run.scaleDown!.state).toBe('failed');
+    expect(sim.of('announce', effects)[0]!.text).toContain('request it with /scale down api-gateway');
+  });
+
+  it('is not offered for runs that did not raise capacity', () => {
+    const sim = Sim.start({ dryRun: true });
+    sim.answerChecks();
+    sim.tickAll();
+    sim.approve();
+    expect(sim.run.status).toBe('dry-run-complete');
+    expect(sim.of('reply', sim.send({ type: 'schedule-scale-down', actor: { user: 'U0ALICE', approver: false } }))[0]!.text).toContain('nothing to schedule');
+  });
+});

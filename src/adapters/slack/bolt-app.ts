@@ -247,6 +247,10 @@ async function handleAction(args: ActionArgs, makeContext: CommandContextFactory
           return { type: 'close', actor };
         case 'rollback':
           return { type: 'approve-rollback', actor };
+        case 'schedule-down':
+          return { type: 'schedule-scale-down', actor };
+        case 'cancel-down':
+          return { type: 'cancel-scale-down', actor };
       }
     };
   }

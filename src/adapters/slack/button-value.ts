@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { Intent } from '../../engine/card-view.ts';
 
-const INTENTS = ['approve', 'reject', 'rerun', 'cancel', 'rollback', 'close'] as const satisfies readonly Intent[];
+const INTENTS = ['approve', 'reject', 'rerun', 'cancel', 'rollback', 'close', 'schedule-down', 'cancel-down'] as const satisfies readonly Intent[];
 
 const buttonValueSchema = z.strictObject({
   r: z.string().regex(/^run-[a-z0-9]{4,20}$/),
