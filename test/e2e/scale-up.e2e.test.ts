@@ -109,7 +109,8 @@ describe('/scale <service> <replicas>: the happy path', () => {
     expect(patches(/scale$/)).toHaveLength(0);
     await driver.press(c, 'approve', 'U0BOB');
     c = await cardShows(runId, 'Verified in', 15_000);
-    expect(buttonsOf(c)).toEqual([]);
+    // The only control left on a verified scale-up is the way back down.
+    expect(buttonsOf(c)).toEqual(['schedule-down']);
 
     const scalePatches = patches(/\/deployments\/api-gateway\/scale$/);
     expect(scalePatches).toHaveLength(1);
