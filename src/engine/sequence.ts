@@ -4,7 +4,7 @@
 // follows the runbook's on-failure: offer a rollback, roll back, or stop and alert.
 import type { RunEffect, RunEvent } from './events.ts';
 import type { Plan, ProbeResult, Run, StepState } from './run.ts';
-import { currentOf, judge, targetOf } from './verdict.ts';
+import { currentLevel, currentOf, judge, levelOf, targetOf } from './verdict.ts';
 import { formatState, release, reply, requiredApprovals, rollbackWords, same, summaryLine, describeStatus, type Result } from './common.ts';
 import { approvalRefusal, finished } from './approvals.ts';
 import { list, mention, mentionAny, plain } from './text.ts';
@@ -156,7 +156,7 @@ function startAction(run: Run, stepId: string, fresh: StepState, plan: Plan, eff
 
 /** A round of a gradual scale-down: plan the next count (halfway to the target) from the real state. */
 function startRound(run: Run, step: ActionStep, fresh: StepState, effects: RunEffect[], now: number): Result {
-  const at = currentOf(run);
+  const at = currentLevel(run);
   const target = targetOf(run);
   if (at === undefined || target === undefined || at <= target) return advance(withStep(run, step.id, { ...fresh, status: 'done', at: now }), effects, now);
   const next = nextRound(at, target);
@@ -169,7 +169,7 @@ export function onRoundPlan(run: Run, event: Extract<RunEvent, { type: 'plan-rea
   const round = (found.state.round ?? 0) + 1;
   if (event.type === 'plan-failed') return stop(run, `step ${round} could not be planned: ${event.error}`, now);
   const plan = event.plan;
-  const before = plan.before.hpa?.minReplicas ?? plan.before.replicas;
+  const before = levelOf(plan.before)!;
   if (plan.expect.replicas > before) {
     return stop(run, `step ${round} would raise ${plain(run.service.targetLabel)} from ${formatState(plan.before)} to ${plan.expect.replicas}: it changed since the last step`, now);
   }
@@ -227,7 +227,7 @@ function advance(run: Run, effects: RunEffect[], now: number): Result {
 function phaseDone(run: Run, effects: RunEffect[], now: number): Result {
   const cursor = run.cursor!;
   if (cursor.phase === 'scale-down') {
-    const at = currentOf(run);
+    const at = currentLevel(run);
     const target = targetOf(run);
     if (at !== undefined && target !== undefined && at > target) {
       if (cursor.round + 1 >= MAX_ROUNDS) return stop(run, `still at ${at} replicas after ${MAX_ROUNDS} steps`, now);
@@ -343,7 +343,7 @@ function verifyFailed(run: Run, step: Step, result: ProbeResult, now: number): R
   const required = requiredApprovals(run);
   return same(
     stopped,
-    { type: 'note', text: `${note.type === 'note' ? note.text : ''}\nPress *Roll back* to return to ${formatState(run.plan.before)} (needs ${required} approval${required > 1 ? 's' : ''} under the same policy), or *Close* to keep things as they are.` },
+    { type: 'note', text: `:x: Verification failed: ${plain(step.title)}: ${evidence(result)}\nPress *Roll back* to return to ${formatState(run.plan.before)} (needs ${required} approval${required > 1 ? 's' : ''} under the same policy), or *Close* to keep things as they are.` },
     { type: 'announce', text: `:x: ${summaryLine(stopped)}: ${plain(failure)}. Rollback is offered on the card.${alertWords(run)}` },
   );
 }
@@ -358,7 +358,11 @@ function afterWords(run: Run): string {
 }
 
 /** Stop and alert: the target is left as it is now, and people are told where that is. */
-export function stop(run: Run, why: string, now: number, effects: RunEffect[] = []): Result {
+export function stop(input: Run, why: string, now: number, effects: RunEffect[] = []): Result {
+  // The step that was under way when the run stopped shows as failed, not as still running.
+  const step = cursorStep(input);
+  const running = step ? input.steps[step.id] : undefined;
+  const run = step && running?.status === 'running' ? withStep(input, step.id, { ...running, status: 'failed', doing: undefined, at: now }) : input;
   const ended: Run = { ...run, status: 'failed', failure: `stopped: ${why}`, finishedAt: now, ended: { at: now, reason: why } };
   const where = run.after ? `${plain(run.service.targetLabel)} is left at ${formatState(run.after)}` : `${plain(run.service.targetLabel)} was not changed`;
   return same(
@@ -375,7 +379,8 @@ function succeed(run: Run, effects: RunEffect[], now: number): Result {
   const ended: Run = { ...run, status: 'succeeded', finishedAt: now, ended: { at: now } };
   const took = formatDuration(now - (run.executedAt ?? run.createdAt));
   const approvers = run.approvals.map((a) => mention(a.user));
-  const rounds = run.runbook.phases['scale-down'].length ? ` in ${run.cursor?.round !== undefined ? run.cursor.round + (run.cursor.phase === 'scale-down' ? 0 : 1) : 1} step(s)` : '';
+  const steps = run.runbook.phases['scale-down'].reduce((n, s) => Math.max(n, run.steps[s.id]?.round ?? 0), 0);
+  const rounds = run.runbook.phases['scale-down'].length ? ` in ${steps} step${steps === 1 ? '' : 's'}` : '';
   const verb = run.runbook.direction === 'down' ? 'scaled down' : 'scaled';
   return same(
     ended,
@@ -434,7 +439,7 @@ export function resumeSequence(run: Run): RunEffect[] {
       if (state.key) effects.push({ type: 'reconcile', step: step.id, key: state.key, operation: (state.plan ?? run.plan!).operation });
       break;
     case 'planning':
-      if (run.cursor) effects.push({ type: 'plan', attempt: state.attempt, replicas: nextRound(currentOf(run) ?? 0, targetOf(run) ?? 0), step: step.id });
+      if (run.cursor) effects.push({ type: 'plan', attempt: state.attempt, replicas: nextRound(currentLevel(run) ?? 0, targetOf(run) ?? 0), step: step.id });
       break;
     case 'waiting':
       if (state.wakeAt !== undefined) effects.push({ type: 'schedule', at: state.wakeAt, name: wakeName(step.id, state.attempt) });

@@ -10,7 +10,7 @@ import { referencedNames } from '../workflows/expression.ts';
 import { scopeName } from '../workflows/probe-catalog.ts';
 import type { CheckStep, Runbook, Step } from '../workflows/runbook-schema.ts';
 import { evaluateLocalProbe } from './local-probes.ts';
-import { computeTarget, judge, targetOf } from './verdict.ts';
+import { computeTarget, judge, levelOf, targetOf } from './verdict.ts';
 import { approvalStep, describeStatus, findStep, formatState, release, reply, requiredApprovals, same, stepsOf, summaryLine, targetWords, type Result } from './common.ts';
 import { approvalRefusal, approverHint, finished } from './approvals.ts';
 import { onCancelScaleDown, onScaleDownDue, onScaleDownOpened, onScheduleScaleDown, SCALE_DOWN_TIMER } from './follow-up.ts';
@@ -183,7 +183,7 @@ function onPlan(run: Run, event: Extract<RunEvent, { type: 'plan-ready' | 'plan-
       ...release(ended),
     );
   }
-  const from = plan.before.hpa?.minReplicas ?? plan.before.replicas;
+  const from = levelOf(plan.before)!;
   const wrongWay =
     run.runbook.direction === 'up' && plan.expect.replicas < from
       ? `this would lower ${plain(run.service.targetLabel)} from ${formatState(plan.before)} to ${plan.expect.replicas}, and the ${run.runbook.name} runbook only raises capacity. Scale-downs go through a scale-down runbook (/scale down ${plain(run.service.name)}), with its guard checks and gradual steps`
@@ -196,8 +196,7 @@ function onPlan(run: Run, event: Extract<RunEvent, { type: 'plan-ready' | 'plan-
   }
   if (run.runbook.phases['scale-down'].length) {
     // The approved plan is the whole walk; each step is planned again from the real state when it comes.
-    const path = gradualPath(plan.before.replicas, plan.expect.replicas);
-    plan.summary = `${plan.summary}, gradually: ${[plan.before.replicas, ...path].join(' → ')}`;
+    plan.summary = `${plan.summary}, gradually: ${[from, ...gradualPath(from, plan.expect.replicas)].join(' → ')}`;
   }
   const changed = run.plan !== undefined && (run.plan.summary !== plan.summary || run.plan.calls.join() !== plan.calls.join());
   const next: Run = { ...run, plan, planError: undefined };

@@ -15,6 +15,18 @@ export function currentOf(run: Run): number | undefined {
   return run.after?.replicas ?? run.plan?.before.replicas;
 }
 
+/**
+ * The level a scale operation controls: the HPA's floor when an HPA manages the target (the HPA
+ * decides the replicas above it), the replicas otherwise. Gradual steps walk this level.
+ */
+export function levelOf(state: { replicas: number; hpa?: { minReplicas: number } } | undefined): number | undefined {
+  return state ? (state.hpa?.minReplicas ?? state.replicas) : undefined;
+}
+
+export function currentLevel(run: Run): number | undefined {
+  return levelOf(run.after ?? run.plan?.before);
+}
+
 /** Names an expression may read, for this run, with `own` (a probe's values) on top. */
 export function runScope(run: Run, own?: Record<string, number>): Scope {
   const scope: Scope = {
