@@ -174,7 +174,7 @@ function onPlan(run: Run, event: Extract<RunEvent, { type: 'plan-ready' | 'plan-
     const next: Run = { ...run, plan: undefined, planError: event.error };
     return settleChecks(changed ? bumpEvidence(next, 'the plan could not be made') : next, [], now);
   }
-  const plan = event.plan;
+  let plan = event.plan;
   if (!plan.changes) {
     const ended: Run = { ...run, plan, planError: undefined, status: 'unchanged', finishedAt: now, ended: { at: now } };
     return same(
@@ -196,7 +196,7 @@ function onPlan(run: Run, event: Extract<RunEvent, { type: 'plan-ready' | 'plan-
   }
   if (run.runbook.phases['scale-down'].length) {
     // The approved plan is the whole walk; each step is planned again from the real state when it comes.
-    plan.summary = `${plan.summary}, gradually: ${[from, ...gradualPath(from, plan.expect.replicas)].join(' → ')}`;
+    plan = { ...plan, summary: `${plan.summary}, gradually: ${[from, ...gradualPath(from, plan.expect.replicas)].join(' → ')}` };
   }
   const changed = run.plan !== undefined && (run.plan.summary !== plan.summary || run.plan.calls.join() !== plan.calls.join());
   const next: Run = { ...run, plan, planError: undefined };
