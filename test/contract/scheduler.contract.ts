@@ -68,6 +68,20 @@ export function schedulerContract(implementation: string, underTest: SchedulerUn
       expect(calls).toHaveLength(1);
     });
 
+    it('names with colons and pipes (step wake-ups: wake:<step>:<attempt>) arrive as they were given', async () => {
+      const scheduler = await world().open();
+      const { calls, handler } = recorder();
+      await scheduler.start(handler);
+      const jobs = [
+        { runId: 'run-a', name: 'wake:settle:2', at: Date.now() + 50 },
+        { runId: 'run-a', name: 'wake:settle:3', at: Date.now() + 50 },
+        { runId: 'run-a', name: 'scale-down', at: Date.now() + 60 },
+      ];
+      for (const job of jobs) await scheduler.schedule(job);
+      await waitFor('three jobs', () => calls.length >= 3);
+      expect(calls.map((c) => c.job).sort((a, b) => a.name.localeCompare(b.name))).toEqual([...jobs].sort((a, b) => a.name.localeCompare(b.name)));
+    });
+
     it('the same (runId, name, at) scheduled twice fires once; other jobs each fire', async () => {
       const scheduler = await world().open();
       const { calls, handler } = recorder();
