@@ -4,14 +4,97 @@
 // and N instances behind a balancer. Nothing sleeps through a runbook's 10-minute waits or settle
 // windows: the test advances the bot's ManualClock (and the cluster's clock with it) and then
 // waits for the effects, which run asynchronously.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { parse, stringify } from 'yaml';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startKubeApiServer, type KubeApiServer } from '../servers/kube-api-server.ts';
+import { startPrometheusServer, type PrometheusServer } from '../servers/prometheus-server.ts';
 import { startSlackApiServer, type SlackApiServer, type SlackMessage } from '../servers/slack-api-server.ts';
 import { startInProcessBot, SIGNING_SECRET, type InProcessBot } from '../support/in-process-bot.ts';
 import { ManualClock } from '../support/manual-clock.ts';
 import { buttonsOf, cardShows as showsOnCard, cardText, findCard, SlackDriver, waitFor } from '../support/slack-driver.ts';
 
 const MIN = 60_000;
+const ROOT = join(import.meta.dirname, '../..');
+/** Real servers on this machine (trust auth, no password). */
+const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = 'redis://127.0.0.1:6379/0';
+
+interface SourceDoc {
+  kind: string;
+  url: string;
+  queries?: Record<string, string>;
+  prefix?: string;
+  name?: string;
+}
+interface ServiceDoc {
+  approvals: { approvers: string[] };
+  params?: Record<string, number>;
+  sources?: Record<string, SourceDoc>;
+  channel?: string;
+}
+interface CatalogDoc {
+  channel: string;
+  services: Record<string, ServiceDoc>;
+}
+
+/** Where a seed's probes measure in this test: every source URL is replaced by a local one. */
+interface LocalSources {
+  prometheus?: string;
+  /** Base URL of the instances behind a balancer; the example's path is kept. */
+  http?: string;
+  /** BullMQ/Bull key prefix, unique per test run, so queues never meet another test's. */
+  queuePrefix?: string;
+}
+
+/**
+ * An example catalog (examples/<system>/catalog.yml) as it is, with its workflows/ copied beside
+ * it, except: runs are posted in C0INFRA, and each source points at the local servers. `edit`
+ * may change more (say why at the call).
+ */
+function seedCatalog(system: string, local: LocalSources, edit?: (doc: CatalogDoc) => void): { file: string; dir: string; doc: CatalogDoc } {
+  const example = join(ROOT, 'examples', system);
+  const doc = parse(readFileSync(join(example, 'catalog.yml'), 'utf8')) as CatalogDoc;
+  doc.channel = 'C0INFRA';
+  for (const service of Object.values(doc.services)) {
+    delete service.channel;
+    for (const source of Object.values(service.sources ?? {})) {
+      if (source.kind === 'prometheus') source.url = local.prometheus ?? 'http://127.0.0.1:9';
+      if (source.kind === 'postgres') source.url = PG_URL;
+      if (source.kind === 'redis') source.url = REDIS_URL;
+      if (source.kind === 'queue') {
+        source.url = REDIS_URL;
+        if (local.queuePrefix) source.prefix = local.queuePrefix;
+      }
+      if (source.kind === 'http') source.url = `${local.http ?? 'http://127.0.0.1:9'}${new URL(source.url.replace(/\$\{[^}]*\}/g, 'x')).pathname}`;
+    }
+  }
+  edit?.(doc);
+  const dir = mkdtempSync(join(tmpdir(), `scalebot-seed-${system}-`));
+  writeFileSync(join(dir, 'catalog.yml'), stringify(doc));
+  cpSync(join(example, 'workflows'), join(dir, 'workflows'), { recursive: true });
+  return { file: join(dir, 'catalog.yml'), dir, doc };
+}
+
+/** The first user (not group) in a service's approvers: the peer who approves in these tests. */
+function peerOf(doc: CatalogDoc, service: string): string {
+  const peer = doc.services[service]?.approvals.approvers.find((a) => a.startsWith('U'));
+  if (!peer) throw new Error(`no user approver for ${service}`);
+  return peer;
+}
+
+async function pgMaxConnections(): Promise<number> {
+  const client = new pg.Client({ connectionString: PG_URL });
+  await client.connect();
+  try {
+    return Number((await client.query<{ max_connections: string }>('SHOW max_connections')).rows[0]!.max_connections);
+  } finally {
+    await client.end();
+  }
+}
 
 /** Request counts by method and path (namespace folded), for the figures in the closing note. */
 function kubeFigures(kube: KubeApiServer, from: number): Record<string, number> {
@@ -39,7 +122,14 @@ class Harness {
   readonly clock = new ManualClock();
 
   card = (runId: string): SlackMessage => findCard(this.slack, runId);
-  cardShows = (runId: string, text: string, timeoutMs = 10_000): Promise<SlackMessage> => showsOnCard(this.slack, runId, text, timeoutMs);
+  /** Waits for the card to show `text`; on a timeout, says what the card and its thread show instead. */
+  cardShows = (runId: string, text: string, timeoutMs = 10_000): Promise<SlackMessage> =>
+    showsOnCard(this.slack, runId, text, timeoutMs).catch((error: Error) => {
+      const card = this.slack.channelMessages('C0INFRA').find((m) => m.blocks && cardText(m).includes(runId));
+      const status = JSON.stringify(card?.blocks?.[1] ?? null);
+      const thread = card ? this.slack.thread('C0INFRA', card.ts).slice(-4).map((m) => (m.text ?? '').slice(0, 300)) : [];
+      throw new Error(`${error.message}\ncard status: ${status}\nlast thread posts: ${JSON.stringify(thread, null, 1)}`);
+    });
   /** Non-GET requests whose path matches. */
   writes = (path: RegExp) => this.kube.requests.filter((r) => r.method !== 'GET' && path.test(r.path));
   threadShows = (runId: string, text: string, timeoutMs = 10_000) =>
@@ -66,9 +156,35 @@ class Harness {
     this.advance(ms);
   }
 
+  /**
+   * A step that measures again every `ms` until it passes or its deadline: moves time one
+   * interval at a time (waiting each time for the bot to arm the next timer) until `done`.
+   */
+  async advanceEvery(ms: number, done: () => boolean, what: string, max = 40): Promise<number> {
+    for (let i = 0; i < max; i++) {
+      const due = this.clock.now() + ms;
+      await waitFor(() => done() || this.clock.pending().includes(due), 10_000, `${what} (interval ${i + 1})`);
+      if (done()) return i;
+      this.advance(ms);
+    }
+    throw new Error(`${what}: not done after ${max} intervals of ${ms / 1000}s`);
+  }
+
+  /** Runs opened by this harness, so a failed test does not leave its target claimed for the next. */
+  private readonly opened: string[] = [];
+
+  async cancelOpenRuns(): Promise<void> {
+    for (const runId of this.opened.splice(0)) {
+      const card = this.slack.channelMessages('C0INFRA').find((m) => m.blocks && cardText(m).includes(runId));
+      if (card && buttonsOf(card).includes('cancel')) await this.driver.ask(`cancel ${runId}`, 'U0ALICE');
+      if (card && buttonsOf(card).includes('close')) await this.driver.press(card, 'close', 'U0ALICE');
+    }
+  }
+
   async open(text: string, user = 'U0ALICE', settled = 'Waiting for'): Promise<string> {
     const { reply } = await this.driver.ask(text, user);
     const runId = runIdOf(reply);
+    this.opened.push(runId);
     await this.cardShows(runId, settled, 15_000);
     return runId;
   }
@@ -264,5 +380,159 @@ describe('built-in scale-down: /scale down <service> to 3 from 10, gradually, on
     expect(cardText(after)).toMatch(/No deployment in the last 30 minutes\* — last rollout 3[01] min ago \(revision 2\) — holds/);
     expect(h.writes(/\/deployments\/fresh\/scale/)).toHaveLength(0);
     await h.driver.press(after, 'cancel', 'U0ALICE');
+  }, 30_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Seed 001, Broxiva: examples/broxiva (AKS: the API behind an HPA; PostgreSQL pool budget; Redis).
+// ---------------------------------------------------------------------------------------------
+
+describe('seed 001 Broxiva: /scale broxiva-api, the capacity formula, the DB pool budget, verified after settle windows', () => {
+  const h = new Harness();
+  let prom: PrometheusServer;
+  let seed: ReturnType<typeof seedCatalog>;
+  let maxConnections: number;
+  let bob: string;
+  let evidence = '';
+  let autoRun = '';
+  const q = (name: string) => seed.doc.services['broxiva-api']!.sources!.metrics!.queries![name]!;
+  const series = (name: string, value: number) => prom.setSeries(q(name), [{ metric: { namespace: 'broxiva-prod', app: 'broxiva-api' }, value }]);
+
+  beforeAll(async () => {
+    await h.servers();
+    prom = await startPrometheusServer();
+    maxConnections = await pgMaxConnections();
+    // The seed's PostgreSQL allows 250+ connections and keeps 50 in reserve; the local one allows
+    // max_connections (100 here) and nothing else uses it: no reserve, so 4-5 pods × 20 fit and 13 do not.
+    seed = seedCatalog('broxiva', { prometheus: prom.url }, (doc) => {
+      doc.services['broxiva-api']!.params!.reserve = 0;
+    });
+    bob = peerOf(seed.doc, 'broxiva-api');
+    h.kube.addDeployment({ namespace: 'broxiva-prod', name: 'broxiva-api', replicas: 3, cpuRequest: '250m', memoryRequest: '512Mi' });
+    h.kube.addHpa({ namespace: 'broxiva-prod', name: 'broxiva-api-hpa', target: 'broxiva-api', minReplicas: 3, maxReplicas: 10, targetCpuUtilization: 70 });
+    for (const name of ['broxiva-web', 'broxiva-worker']) h.kube.addDeployment({ namespace: 'broxiva-prod', name, replicas: 2 });
+    await h.start({ catalogFile: seed.file });
+  }, 60_000);
+  afterEach(() => h.cancelOpenRuns());
+  afterAll(async () => {
+    await h.close();
+    await prom?.close();
+    if (seed) rmSync(seed.dir, { recursive: true, force: true });
+  });
+
+  /** Load as the seed's "when to scale" describes it: every trigger over its threshold. */
+  function underLoad(rps: number) {
+    series('rps', rps);
+    series('cpu', 82);
+    series('memory', 64);
+    series('request_queue', 140);
+    series('p95_ms', 620);
+    series('error_rate', 0.05);
+  }
+
+  it('auto: 1500 RPS → ceil(1500 / 500 × 1.3) = 4 pods; evidence on the card; HPA floor raised once; verified after 2 and 5 minutes of settling', async () => {
+    underLoad(1500);
+    const kubeBefore = h.kube.requests.length;
+    const slackBefore = h.slack.calls.length;
+    const runId = await h.open('broxiva-api auto --reason "campaign"');
+    let c = h.card(runId);
+    let text = cardText(c);
+    expect(text).toContain('Scale broxiva-api: 3 → 4');
+    expect(text).toContain('Set HPA broxiva-prod/broxiva-api-hpa minReplicas 3 → 4 (maxReplicas stays 10)');
+    // Every check with its evidence, from the real sources: on the card, and whole in the thread.
+    expect(text).toMatch(/\*CPU above 70% for 5\+ minutes\* — cpu over 5m: last 82, min 82, avg 82, max 82 \(\d+ samples\) — holds: min &gt; 70/);
+    expect(text).toContain('*Request queue depth above 100* — request_queue = 140 — holds: value &gt; 100');
+    expect(text).toContain('*Response time P95 above 500 ms* — p95_ms = 620 — holds');
+    expect(text).toMatch(/\*Memory above 80% for 5\+ minutes\* — memory over 5m: last 64.*\(warning only: does not block\)/);
+    evidence = (await h.threadShows(runId, '*Pre-scale checks*')).text ?? '';
+    expect(evidence).toContain(`Database connection pool: pods × 20 ≤ max_connections − 50: `);
+    expect(evidence).toMatch(new RegExp(`\\d+ connections to test \\(\\d+ in all\\) of max_connections ${maxConnections}; budget 4 × 20 = 80 ≤ ${maxConnections} \\(${maxConnections - 80} to spare\\)`));
+    expect(evidence).toMatch(/:white_check_mark: Redis can take the extra connections \(clients below 80% of maxclients\): memory [\d.]+ ?[KMG]i?B[^,]*, clients \d+\/\d+, \d+ evicted keys/);
+    expect(evidence).toContain(':white_check_mark: Room on the nodes for the extra pods: 186 more pods fit on 3 nodes, 1 needed');
+    expect(text).toContain('Waiting for 1 checklist item and 1 approval');
+    await h.threadShows(runId, 'Target: 4 replicas from the runbook\'s formula');
+    autoRun = runId;
+
+    await h.tick(runId, ['cost']);
+    await h.peerApproval(runId, 'U0ALICE', bob);
+
+    const hpaWrites = /\/horizontalpodautoscalers\/broxiva-api-hpa$/;
+    await waitFor(() => h.writes(hpaWrites).length === 1, 10_000, 'the HPA patch');
+    expect(h.writes(hpaWrites)[0]!.body).toEqual({ metadata: { resourceVersion: expect.stringMatching(/^\d+$/) }, spec: { minReplicas: 4 } });
+    await h.threadShows(runId, 'Verified: 4/≥4 ready');
+    // Load falls once the new pod serves.
+    series('p95_ms', 310);
+    await h.advanceThrough(2 * MIN, 'the CPU check\'s settle window');
+    await h.threadShows(runId, 'Verified: CPU per pod back below the HPA\'s 70% target');
+    await h.advanceThrough(5 * MIN, 'the P95 check\'s settle window');
+    await h.threadShows(runId, 'Verified: Response time P95 below 500 ms (performance target): p95_ms = 310');
+    c = await h.cardShows(runId, 'Verified in 7m');
+    text = cardText(c);
+    expect(text).toContain('Database has capacity');
+    const announce = await h.announced('broxiva-api scaled');
+    expect(announce.text).toMatch(/broxiva-api scaled .*3.* → .*4.* and verified in 7m/);
+    expect(announce.text).toContain(`Requested by <@U0ALICE> (campaign), approved by <@${bob}>`);
+    // Exactly one change: the HPA's floor; the Deployment itself is left to the HPA.
+    expect(h.writes(hpaWrites)).toHaveLength(1);
+    expect(h.writes(/\/deployments\/broxiva-api/)).toHaveLength(0);
+    expect(h.kube.getDeployment('broxiva-prod', 'broxiva-api')!.status?.readyReplicas).toBe(4);
+    console.log(JSON.stringify({ figure: 'seed 001 broxiva-api auto 3 → 4', kubeCalls: kubeFigures(h.kube, kubeBefore), slackCalls: slackFigures(h.slack, slackBefore), prometheusQueries: prom.requests.length }, null, 1));
+  }, 30_000);
+
+  // BUG (src/adapters/slack/render-card.ts:38, mrkdwn() clipping a whole phase at MAX_SECTION
+  // 2900 characters): with the 14 checks of broxiva-api-up and their detail lines, the Pre-scale
+  // section is cut off after "Room on the nodes…", so the card never shows the two checks that can
+  // block this runbook (the DB pool budget and Redis clients); only the thread has them.
+  it.fails('the card shows every pre-scale check, including the DB pool budget and Redis clients', () => {
+    const text = cardText(h.slack.channelMessages('C0INFRA').find((m) => m.blocks && cardText(m).includes('runbook `broxiva-api-up`')));
+    expect(evidence).toContain('budget 4 × 20 = 80');
+    expect(text).toContain('*Database connection pool: pods × 20 ≤ max_connections − 50* — ');
+    expect(text).toContain('*Redis can take the extra connections (clients below 80% of maxclients)* — ');
+  });
+
+  // BUG (src/engine/transition.ts:62-67, createRun): a pre-scale notify step is posted when the run
+  // is created, before the target formula's inputs are measured, so {replicas} is filled with
+  // "auto": the channel reads "Scaling broxiva-api to auto pods". (It is also posted before any
+  // check has run, so a request that is then blocked has already been announced.)
+  it.fails('"Team notified in #infrastructure" names the computed target', async () => {
+    expect(autoRun).not.toBe('');
+    await h.announced(`Scaling broxiva-api to 4 pods (run ${autoRun}, requested by <@U0ALICE>).`, 2_000);
+  });
+
+  it('auto at 5000 RPS: 13 pods, and 13 × 20 = 260 connections exceed the real max_connections: blocked, with the reason', async () => {
+    underLoad(5000);
+    await h.blocked('broxiva-api auto', 'broxiva-prod/broxiva-api', [
+      ' → 13',
+      `Blocked: Database connection pool: pods × 20 ≤ max_connections − 50: `,
+      `budget 13 × 20 = 260 &gt; ${maxConnections} (over by ${260 - maxConnections})`,
+      '*Within the recommended 3-10 pods for normal operation*',
+    ], bob);
+    expect(h.writes(/\/horizontalpodautoscalers\//)).toHaveLength(1);
+  }, 30_000);
+
+  it('P95 stays above 500 ms after the change: measured every minute for 15 minutes, then the run stops and alerts', async () => {
+    underLoad(1500);
+    const runId = await h.open('broxiva-api 5 --reason "p95"');
+    await h.tick(runId, ['cost']);
+    await h.peerApproval(runId, 'U0ALICE', bob);
+    await h.threadShows(runId, 'Verified: 5/≥5 ready');
+    await h.advanceThrough(2 * MIN, 'the CPU check\'s settle window');
+    await h.threadShows(runId, 'Verified: CPU per pod back below');
+    const p95Queries = () => prom.requests.filter((r) => r.params.query === q('p95_ms')).length;
+    const before = p95Queries();
+    await h.advanceThrough(5 * MIN, 'the P95 check\'s settle window');
+    const failed = () => cardText(h.card(runId)).includes('Failed:');
+    const intervals = await h.advanceEvery(MIN, failed, 'the P95 check to give up');
+    const c = await h.cardShows(runId, 'Failed: stopped: verification failed: Response time P95 below 500 ms (performance target): p95_ms = 620');
+    expect(buttonsOf(c)).toEqual([]);
+    // Measured at the end of the settle window and once a minute until its 15-minute timeout.
+    expect(p95Queries() - before).toBeGreaterThanOrEqual(14);
+    expect(intervals).toBeGreaterThanOrEqual(13);
+    const alert = await h.announced(`stopped: verification failed: Response time P95`);
+    expect(alert.text).toContain(':rotating_light:');
+    expect(alert.text).toMatch(/is left at .*5/);
+    // on-failure: stop: nothing is undone; the one change stays.
+    expect(h.writes(/\/horizontalpodautoscalers\/broxiva-api-hpa$/)).toHaveLength(2);
+    expect(h.kube.getHpa('broxiva-prod', 'broxiva-api-hpa')!.spec.minReplicas).toBe(5);
   }, 30_000);
 });
