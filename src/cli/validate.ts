@@ -45,6 +45,8 @@ export function validatePaths(paths: string[]): ValidationResult {
   const shown = new Map<string, string>();
   const runbooks = new Map<string, RunbookResult>();
   const catalogs: { file: string; catalog: Catalog }[] = [];
+  /** The workflows/ folder beside each catalog given (resolved), valid or not. */
+  const besideCatalogs = new Set<string>();
 
   const checkRunbook = (file: string): RunbookResult => {
     const key = resolve(file);
@@ -73,16 +75,20 @@ export function validatePaths(paths: string[]): ValidationResult {
     } else {
       shown.set(key, file);
       checked.push(file);
+      besideCatalogs.add(join(dirname(key), 'workflows'));
       const parsed = parseYamlFile(file, catalogSchema);
       if (parsed.ok) catalogs.push({ file, catalog: parsed.value });
       else problems.push(...parsed.problems);
     }
   }
-  const given = [...runbooks.values()];
+  // A runbook in the workflows/ folder beside a catalog is that catalog's, as the bot loads it: a walk
+  // over several catalog folders (examples/) checks each catalog against its own folder only, and two
+  // folders may use the same name.
+  const given = [...runbooks.values()].filter((r) => !besideCatalogs.has(dirname(resolve(r.file))));
   problems.push(...duplicateNames(given));
 
   // 2. Each catalog against the runbooks it can name: the built-in ones, a workflows/ folder beside
-  //    it (both as the bot loads them, so their problems are the bot's too) and those given above.
+  //    it (both as the bot loads them, so their problems are the bot's too) and the others given above.
   for (const { file, catalog } of catalogs) {
     const loaded = [BUILTIN_WORKFLOWS, join(dirname(resolve(file)), 'workflows')]
       .flatMap(runbookFiles)

@@ -184,6 +184,21 @@ services:
     ]);
   });
 
+  it('a folder of catalog folders (examples/): each catalog is checked against its own workflows/ only', () => {
+    const custom = readFixture('runbooks/valid/minimal.yml').replace('name: minimal', 'name: custom');
+    write('many/a/catalog.yml', catalogNaming('custom'));
+    write('many/a/workflows/custom.yml', custom);
+    const b = write('many/b/catalog.yml', catalogNaming('custom'));
+    write('many/b/workflows/custom.yml', custom);
+    // Two folders may use the same runbook name, as two bots with these catalogs would.
+    expect(validatePaths([join(tmp, 'many')]).problems).toEqual([]);
+    // A catalog cannot lean on another folder's runbook: the bot would not load it.
+    rmSync(join(tmp, 'many/b/workflows'), { recursive: true });
+    expect(validatePaths([join(tmp, 'many')]).problems).toEqual([
+      expect.objectContaining({ file: b, path: 'services.api-gateway.runbooks.up', message: expect.stringContaining('no runbook named "custom"') }),
+    ]);
+  });
+
   it('two runbooks with the same name among the paths are a problem', () => {
     const { problems } = validatePaths([fixture('runbooks/valid'), BUILTIN_WORKFLOWS]);
     expect(problems).toEqual([
