@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { validatePaths } from '../../src/cli/validate.ts';
 import { loadCatalog, type Catalog } from '../../src/config/catalog.ts';
-import { formatProblem } from '../../src/config/problems.ts';
+import { formatProblem, parseYamlText } from '../../src/config/problems.ts';
 import { loadRunbooks } from '../../src/config/runbooks.ts';
 import { serviceSnapshot } from '../../src/config/service-snapshot.ts';
 import { evaluateNumber, parseExpression, type Expr, type Scope } from '../../src/workflows/expression.ts';
-import type { Runbook, Step } from '../../src/workflows/runbook-schema.ts';
+import { runbookSchema, type Runbook, type Step } from '../../src/workflows/runbook-schema.ts';
 import { Sim, T0 } from '../support/engine-fixtures.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -158,6 +158,25 @@ describe('seed 004 (UP Schedule Generator): the worked example', () => {
       expect((stepOf(book, 'memory-per-instance') as { pass: Expr }).pass.text).toBe('value < 60');
     }
     expect((stepOf(up, 'queue-draining') as { pass: Expr }).pass.text).toBe('waiting < 50 || waiting < queue.waiting');
+  });
+
+  it("README's worked example is valid and agrees with the file it shortens", () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### A worked example'));
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(yaml, 'a yaml block under "A worked example"').toBeDefined();
+    const parsed = parseYamlText('README.md', yaml!, runbookSchema);
+    if (!parsed.ok) throw new Error(parsed.problems.map(formatProblem).join('\n'));
+    const shown = parsed.value;
+    expect(shown.name).toBe(up.name);
+    expect(targetOf(shown).text).toBe(targetOf(up).text);
+    for (const step of Object.values(shown.phases).flat()) {
+      const real = stepOf(up, step.id);
+      expect({ kind: step.kind, title: step.title }, step.id).toEqual({ kind: real.kind, title: real.title });
+      if ((step.kind === 'check' || step.kind === 'verify') && (real.kind === 'check' || real.kind === 'verify')) {
+        expect({ probe: step.probe, with: step.with, pass: step.pass?.text }, step.id).toEqual({ probe: real.probe, with: real.with, pass: real.pass?.text });
+      }
+    }
   });
 
   it('scales down gradually: 10-minute waits, CPU < 40% for 30 minutes, queue < 20, not in business hours', () => {
