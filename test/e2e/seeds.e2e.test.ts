@@ -7,9 +7,12 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { parse, stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startHttpInstancesServer, type HttpInstancesServer } from '../servers/http-instances-server.ts';
 import { startKubeApiServer, type KubeApiServer } from '../servers/kube-api-server.ts';
 import { startPrometheusServer, type PrometheusServer } from '../servers/prometheus-server.ts';
 import { startSlackApiServer, type SlackApiServer, type SlackMessage } from '../servers/slack-api-server.ts';
@@ -107,6 +110,14 @@ function slackFigures(slack: SlackApiServer, from: number): Record<string, numbe
   return slack.calls.slice(from).reduce<Record<string, number>>((acc, c) => ({ ...acc, [c.method]: (acc[c.method] ?? 0) + 1 }), {});
 }
 
+/** Asserts that `text` shows each of `expected` (a substring, or a pattern). */
+function expectShows(text: string, ...expected: (string | RegExp)[]): void {
+  for (const e of expected) {
+    if (typeof e === 'string') expect(text).toContain(e);
+    else expect(text).toMatch(e);
+  }
+}
+
 function runIdOf(reply: string): string {
   const match = /run-[a-z0-9]+/.exec(reply);
   if (!match) throw new Error(`no run id in: ${reply}`);
@@ -139,6 +150,13 @@ class Harness {
     waitFor(() => this.slack.channelMessages('C0INFRA').find((m) => !m.blocks && m.text?.includes(text)), timeoutMs, `a channel announcement with "${text}"`);
   ephemeralFor = (user: string, text: string) =>
     waitFor(() => this.slack.ephemerals.find((e) => e.user === user && e.text.includes(text)), 10_000, `an ephemeral to ${user}: ${text}`);
+
+  /** Starts counting Kubernetes and Slack calls; the function returned logs them as a figure. */
+  countCalls(): (figure: string, extra?: Record<string, unknown>) => void {
+    const kubeFrom = this.kube.requests.length;
+    const slackFrom = this.slack.calls.length;
+    return (figure, extra = {}) => console.log(JSON.stringify({ figure, kubeCalls: kubeFigures(this.kube, kubeFrom), slackCalls: slackFigures(this.slack, slackFrom), ...extra }, null, 1));
+  }
 
   /** The bot's and the cluster's clocks move together, as real time would. */
   advance(ms: number): void {
@@ -199,13 +217,15 @@ class Harness {
    * Deployment (`ns/name`) is not scaled, and the requester cancels it.
    */
   async blocked(command: string, deployment: string, shown: string[], approver = 'U0BOB'): Promise<SlackMessage> {
+    const [ns, name] = deployment.split('/');
+    const scaled = () => this.writes(new RegExp(`/namespaces/${ns}/deployments/${name}/scale$`)).length;
+    const before = scaled();
     const runId = await this.open(command, 'U0ALICE', 'Blocked');
     const c = this.card(runId);
     for (const text of shown) expect(cardText(c)).toContain(text);
     await this.driver.press(c, 'approve', approver);
     await this.ephemeralFor(approver, 'Cannot approve while blocked');
-    const [ns, name] = deployment.split('/');
-    expect(this.writes(new RegExp(`/namespaces/${ns}/deployments/${name}/scale$`))).toHaveLength(0);
+    expect(scaled()).toBe(before);
     await this.driver.press(this.card(runId), 'cancel', 'U0ALICE');
     return this.cardShows(runId, 'Cancelled by <@U0ALICE>');
   }
@@ -272,8 +292,7 @@ describe('built-in scale-down: /scale down <service> to 3 from 10, gradually, on
   afterAll(() => h.close());
 
   it('guards pass; 10 → 6 → 4 → 3 with a 10-minute wait and a re-check after each step; verified; announced', async () => {
-    const kubeBefore = h.kube.requests.length;
-    const slackBefore = h.slack.calls.length;
+    const report = h.countCalls();
     const runId = await h.open('down api to 3 --reason "after the campaign"');
     let c = h.card(runId);
     const text = cardText(c);
@@ -281,11 +300,14 @@ describe('built-in scale-down: /scale down <service> to 3 from 10, gradually, on
       expect(text).toContain(shown);
     }
     // The guard checks, each with its evidence.
-    expect(text).toContain('*Not inside a peak window* — no peak windows are declared for this service');
-    expect(text).toContain('*No deployment in the last 30 minutes* — last rollout 40 min ago (revision 1) — holds: minutes_since &gt;= 30');
-    expect(text).toContain('*CPU per pod below 40% of requests* — 10 pods: CPU avg 10%, max 10%');
-    expect(text).toContain('PDB api (minAvailable 3): min 3 available, 10 healthy, 7 disruptions allowed; at 3 replicas it asks for 3 available');
-    expect(text).toContain('Waiting for 2 checklist items and 1 approval');
+    expectShows(
+      text,
+      '*Not inside a peak window* — no peak windows are declared for this service',
+      '*No deployment in the last 30 minutes* — last rollout 40 min ago (revision 1) — holds: minutes_since &gt;= 30',
+      '*CPU per pod below 40% of requests* — 10 pods: CPU avg 10%, max 10%',
+      'PDB api (minAvailable 3): min 3 available, 10 healthy, 7 disruptions allowed; at 3 replicas it asks for 3 available',
+      'Waiting for 2 checklist items and 1 approval',
+    );
 
     await h.tick(runId, ['no-spike-expected', 'team-notified']);
     await h.peerApproval(runId);
@@ -328,7 +350,7 @@ describe('built-in scale-down: /scale down <service> to 3 from 10, gradually, on
     expect(thread).toContain('Executed (step 1): 10 replicas → 6 replicas');
     expect(thread).toContain('Executed (step 3): 4 replicas → 3 replicas');
 
-    console.log(JSON.stringify({ figure: 'built-in scale-down 10 → 3 (3 steps)', kubeCalls: kubeFigures(h.kube, kubeBefore), slackCalls: slackFigures(h.slack, slackBefore) }, null, 1));
+    report('built-in scale-down 10 → 3 (3 steps)');
   }, 30_000);
 
   it('a re-check that worsens stops the walk and alerts, leaving the Deployment where it is', async () => {
@@ -432,23 +454,28 @@ describe('seed 001 Broxiva: /scale broxiva-api, the capacity formula, the DB poo
 
   it('auto: 1500 RPS → ceil(1500 / 500 × 1.3) = 4 pods; evidence on the card; HPA floor raised once; verified after 2 and 5 minutes of settling', async () => {
     underLoad(1500);
-    const kubeBefore = h.kube.requests.length;
-    const slackBefore = h.slack.calls.length;
+    const report = h.countCalls();
     const runId = await h.open('broxiva-api auto --reason "campaign"');
     let c = h.card(runId);
     let text = cardText(c);
     expect(text).toContain('Scale broxiva-api: 3 → 4');
     expect(text).toContain('Set HPA broxiva-prod/broxiva-api-hpa minReplicas 3 → 4 (maxReplicas stays 10)');
     // Every check with its evidence, from the real sources: on the card, and whole in the thread.
-    expect(text).toMatch(/\*CPU above 70% for 5\+ minutes\* — cpu over 5m: last 82, min 82, avg 82, max 82 \(\d+ samples\) — holds: min &gt; 70/);
-    expect(text).toContain('*Request queue depth above 100* — request_queue = 140 — holds: value &gt; 100');
-    expect(text).toContain('*Response time P95 above 500 ms* — p95_ms = 620 — holds');
-    expect(text).toMatch(/\*Memory above 80% for 5\+ minutes\* — memory over 5m: last 64.*\(warning only: does not block\)/);
+    expectShows(
+      text,
+      /\*CPU above 70% for 5\+ minutes\* — cpu over 5m: last 82, min 82, avg 82, max 82 \(\d+ samples\) — holds: min &gt; 70/,
+      '*Request queue depth above 100* — request_queue = 140 — holds: value &gt; 100',
+      '*Response time P95 above 500 ms* — p95_ms = 620 — holds',
+      /\*Memory above 80% for 5\+ minutes\* — memory over 5m: last 64.*\(warning only: does not block\)/,
+    );
     evidence = (await h.threadShows(runId, '*Pre-scale checks*')).text ?? '';
-    expect(evidence).toContain(`Database connection pool: pods × 20 ≤ max_connections − 50: `);
-    expect(evidence).toMatch(new RegExp(`\\d+ connections to test \\(\\d+ in all\\) of max_connections ${maxConnections}; budget 4 × 20 = 80 ≤ ${maxConnections} \\(${maxConnections - 80} to spare\\)`));
-    expect(evidence).toMatch(/:white_check_mark: Redis can take the extra connections \(clients below 80% of maxclients\): memory [\d.]+ ?[KMG]i?B[^,]*, clients \d+\/\d+, \d+ evicted keys/);
-    expect(evidence).toContain(':white_check_mark: Room on the nodes for the extra pods: 186 more pods fit on 3 nodes, 1 needed');
+    expectShows(
+      evidence,
+      `Database connection pool: pods × 20 ≤ max_connections − 50: `,
+      new RegExp(`\\d+ connections to test \\(\\d+ in all\\) of max_connections ${maxConnections}; budget 4 × 20 = 80 ≤ ${maxConnections} \\(${maxConnections - 80} to spare\\)`),
+      /:white_check_mark: Redis can take the extra connections \(clients below 80% of maxclients\): memory [\d.]+ ?[KMG]i?B[^,]*, clients \d+\/\d+, \d+ evicted keys/,
+      ':white_check_mark: Room on the nodes for the extra pods: 186 more pods fit on 3 nodes, 1 needed',
+    );
     expect(text).toContain('Waiting for 1 checklist item and 1 approval');
     await h.threadShows(runId, 'Target: 4 replicas from the runbook\'s formula');
     autoRun = runId;
@@ -476,7 +503,7 @@ describe('seed 001 Broxiva: /scale broxiva-api, the capacity formula, the DB poo
     expect(h.writes(hpaWrites)).toHaveLength(1);
     expect(h.writes(/\/deployments\/broxiva-api/)).toHaveLength(0);
     expect(h.kube.getDeployment('broxiva-prod', 'broxiva-api')!.status?.readyReplicas).toBe(4);
-    console.log(JSON.stringify({ figure: 'seed 001 broxiva-api auto 3 → 4', kubeCalls: kubeFigures(h.kube, kubeBefore), slackCalls: slackFigures(h.slack, slackBefore), prometheusQueries: prom.requests.length }, null, 1));
+    report('seed 001 broxiva-api auto 3 → 4', { prometheusQueries: prom.requests.length });
   }, 30_000);
 
   // BUG (src/adapters/slack/render-card.ts:38, mrkdwn() clipping a whole phase at MAX_SECTION
@@ -534,5 +561,187 @@ describe('seed 001 Broxiva: /scale broxiva-api, the capacity formula, the DB poo
     // on-failure: stop: nothing is undone; the one change stays.
     expect(h.writes(/\/horizontalpodautoscalers\/broxiva-api-hpa$/)).toHaveLength(2);
     expect(h.kube.getHpa('broxiva-prod', 'broxiva-api-hpa')!.spec.minReplicas).toBe(5);
+  }, 30_000);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Seed 002, Insurance Lead Gen: examples/insurance-lead-gen (Kubernetes; Prometheus alert levels;
+// Bull queues on Redis; a health endpoint behind a load balancer).
+// ---------------------------------------------------------------------------------------------
+
+/** Adds `n` waiting jobs to a Bull 3 queue the way Bull does: a job hash each, ids on the wait list. */
+async function addBullJobs(redis: Redis, prefix: string, queue: string, n: number): Promise<void> {
+  const base = `${prefix}:${queue}`;
+  const first = (await redis.incrby(`${base}:id`, n)) - n + 1;
+  const tx = redis.multi();
+  for (let id = first; id < first + n; id++) {
+    tx.hset(`${base}:${id}`, { name: '__default__', data: JSON.stringify({ leadId: id }), opts: '{"attempts":3}', timestamp: String(Date.now()), delay: '0', priority: '0' });
+    tx.lpush(`${base}:wait`, String(id));
+  }
+  await tx.exec();
+}
+
+async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+}
+
+describe('seed 002 Insurance Lead Gen: alert levels as evidence, Bull queue depth, load balancing, rollback', () => {
+  const h = new Harness();
+  let prom: PrometheusServer;
+  let lb: HttpInstancesServer;
+  let redis: Redis;
+  let seed: ReturnType<typeof seedCatalog>;
+  let bob: string;
+  const prefix = `bull-e2e-${randomBytes(4).toString('hex')}`;
+  const query = (service: string, name: string) => seed.doc.services[service]!.sources!.metrics!.queries![name]!;
+  const series = (service: string, name: string, value: number) => prom.setSeries(query(service, name), [{ metric: { app: service }, value }]);
+
+  beforeAll(async () => {
+    await h.servers();
+    [prom, lb] = await Promise.all([startPrometheusServer(), startHttpInstancesServer({ instances: ['api-7f9c-1', 'api-7f9c-2', 'api-7f9c-3'] })]);
+    redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    seed = seedCatalog('insurance-lead-gen', { prometheus: prom.url, http: lb.url, queuePrefix: prefix });
+    bob = peerOf(seed.doc, 'worker');
+    h.kube.addDeployment({ namespace: 'default', name: 'api', replicas: 3, cpuRequest: '500m', memoryRequest: '512Mi' });
+    h.kube.addDeployment({ namespace: 'default', name: 'data-service', replicas: 2, cpuRequest: '250m', memoryRequest: '256Mi' });
+    h.kube.addDeployment({ namespace: 'default', name: 'worker', replicas: 2, cpuRequest: '250m', memoryRequest: '256Mi' });
+    // Quiet defaults for every named query; each test sets the load it describes.
+    for (const [name, service] of Object.entries(seed.doc.services)) {
+      for (const q of Object.keys(service.sources?.metrics?.queries ?? {})) series(name, q, 0);
+    }
+    await h.start({ catalogFile: seed.file });
+  }, 60_000);
+  afterEach(() => h.cancelOpenRuns());
+  afterAll(async () => {
+    await h.close();
+    await Promise.all([prom?.close(), lb?.close()]);
+    if (redis) {
+      await deleteKeys(redis, `${prefix}:*`);
+      redis.disconnect();
+    }
+    if (seed) rmSync(seed.dir, { recursive: true, force: true });
+  });
+
+  it('worker auto: 1500 jobs waiting in the real Bull queue → 5 workers (autoScaleWorkers); one scale call; the queue drains during the 5-minute settle', async () => {
+    await addBullJobs(redis, prefix, 'lead-processing', 1500);
+    series('worker', 'processing_p95_s', 42);
+    series('worker', 'failed_rate', 0.4);
+    series('worker', 'db_pool', 0.55);
+    const report = h.countCalls();
+    const runId = await h.open('worker auto --reason "lead backlog"');
+    const c = h.card(runId);
+    const text = cardText(c);
+    expectShows(
+      text,
+      'Scale worker: 2 → 5',
+      '*Queue depth above 1000 waiting jobs (warning level; critical 5000)* — 1500 waiting, 0 active, 0 failed, 0 delayed in queue lead-processing — holds: waiting &gt; service.scale_up_above',
+      '*Job processing time above its 30 s warning level (p95; critical 60 s)* — processing_p95_s = 42 — holds',
+      '*Failed job rate below its 1% warning level (critical 5%); failures are not fixed by more workers* — failed_rate = 0.4 — holds',
+      '*Database connection pool below its 90% critical level (more workers add connections)* — db_pool = 0.55 — holds',
+      'Waiting for 1 approval',
+    );
+    await h.threadShows(runId, 'Target: 5 replicas from the runbook\'s formula');
+
+    await h.peerApproval(runId, 'U0ALICE', bob);
+    const scale = /\/namespaces\/default\/deployments\/worker\/scale$/;
+    await waitFor(() => h.writes(scale).length === 1, 10_000, 'the scale call');
+    expect(h.writes(scale)[0]!.body).toEqual({ metadata: { resourceVersion: expect.stringMatching(/^\d+$/) }, spec: { replicas: 5 } });
+    await h.threadShows(runId, 'Verified: 5/5 ready');
+    // The five workers take 1200 jobs while the bot lets the queue settle.
+    await redis.ltrim(`${prefix}:lead-processing:wait`, 0, 299);
+    await h.advanceThrough(5 * MIN, 'the queue check\'s settle window');
+    await h.threadShows(runId, 'Verified: Queue back below 1000, or shorter than before: 300 waiting');
+    await h.cardShows(runId, 'Verified in 5m');
+    const announce = await h.announced('worker scaled');
+    expect(announce.text).toContain('worker scaled 2 replicas → 5 replicas and verified in 5m');
+    expect(announce.text).toContain(`Requested by <@U0ALICE> (lead backlog), approved by <@${bob}>`);
+    expect(h.writes(scale)).toHaveLength(1);
+    report('seed 002 worker auto 2 → 5');
+  }, 30_000);
+
+  it('worker: the database pool at its 90% critical level blocks approval, with the reason', async () => {
+    series('worker', 'db_pool', 0.93);
+    await h.blocked('worker 8', 'default/worker', ['Blocked: Database connection pool below its 90% critical level (more workers add connections): db_pool = 0.93'], bob);
+    series('worker', 'db_pool', 0.55);
+  }, 30_000);
+
+  it('api: the alert levels as evidence, two ticks, a peer approval, then load balancing, latency and errors validated', async () => {
+    series('api', 'p95_ms', 560);
+    series('api', 'p99_ms', 900);
+    series('api', 'error_rate', 0.4);
+    series('api', 'db_pool', 0.6);
+    series('api', 'cache_hit_rate', 0.86);
+    series('api', 'cache_memory_pct', 55);
+    series('api', 'evictions_per_s', 2);
+    const report = h.countCalls();
+    const hitsBefore = lb.requests.length;
+    const runId = await h.open('api 6 --reason "latency incident"');
+    const text = cardText(h.card(runId));
+    expectShows(
+      text,
+      'Scale api: 3 → 6',
+      /\*HighAPILatency \(warning\): P95 above 200 ms for 5 minutes\* — p95_ms over 5m: last 560, min 560, avg 560, max 560 \(\d+ samples\) — holds: min &gt; 200/,
+      /\*CriticalAPILatency \(critical\): P95 above 500 ms for 2 minutes\* — p95_ms over 2m: last 560.* — holds: min &gt; 500/,
+      '*Error rate above its 0.1% warning level (critical 1%)* — error_rate = 0.4 — holds',
+      /\*LowCacheHitRate not firing: hit rate at least 80% over 10 minutes \(critical 60%\)\* — cache_hit_rate over 10m: last 0.86/,
+      'Waiting for 2 checklist items and 1 approval',
+    );
+    await h.announced(`Scaling api to 6 replicas (run ${runId}, requested by <@U0ALICE>).`);
+
+    await h.tick(runId, ['stateless', 'rollback-plan']);
+    await h.peerApproval(runId, 'U0ALICE', bob);
+    const scale = /\/namespaces\/default\/deployments\/api\/scale$/;
+    await waitFor(() => h.writes(scale).length === 1, 10_000, 'the scale call');
+    await h.threadShows(runId, 'Verified: 6/6 ready');
+    const balanced = (await h.threadShows(runId, 'Verified: Load balancing')).text ?? '';
+    expect(balanced).toMatch(/10\/10 (answered )?(2xx|200)/);
+    expect(lb.requests.length - hitsBefore).toBe(10);
+    expect(lb.requests.slice(hitsBefore).every((r) => r.path === '/api/health')).toBe(true);
+    // Latency falls below the 200 ms target once the new replicas serve.
+    series('api', 'p95_ms', 150);
+    await h.advanceThrough(5 * MIN, 'the latency check\'s settle window');
+    await h.threadShows(runId, 'Verified: P95 below its 200 ms target, or lower than before scaling: p95_ms = 150');
+    await h.cardShows(runId, 'Verified in 5m');
+    await h.announced(`api is at 6 replicas and validated (run ${runId})`);
+    const announce = await h.announced('api scaled');
+    expect(announce.text).toContain('api scaled 3 replicas → 6 replicas and verified in 5m. Requested by <@U0ALICE> (latency incident)');
+    expect(h.writes(scale)).toHaveLength(1);
+    report('seed 002 api 3 → 6', { healthRequests: lb.requests.length - hitsBefore });
+  }, 30_000);
+
+  it('data-service: an instance failing its health check for 3 minutes fails load balancing; rollback offered, refused to the requester, approved by a peer, verified', async () => {
+    series('data-service', 'p95_ms', 260);
+    lb.set('api-7f9c-2', { status: 503 });
+    try {
+      const runId = await h.open('data-service 4');
+      await h.tick(runId, ['stateless', 'rollback-plan']);
+      await h.peerApproval(runId, 'U0ALICE', bob);
+      await h.threadShows(runId, 'Verified: 4/4 ready');
+      const offered = () => cardText(h.card(runId)).includes('Roll back, or close');
+      const intervals = await h.advanceEvery(30_000, offered, 'load balancing to fail for 3 minutes');
+      expect(intervals).toBeGreaterThanOrEqual(5);
+      const c = h.card(runId);
+      expect(cardText(c)).toContain('Verification failed: Load balancing: 10 requests to the health endpoint all answer 200');
+      expect(cardText(c)).toMatch(/\d\/10 answered 2xx, p50 \d+ ms, p95 \d+ ms; \d failed/);
+      await h.announced(`verification failed: Load balancing: 10 requests to the health endpoint all answer 200: `);
+      expect(buttonsOf(c)).toEqual(['rollback', 'close']);
+      await h.announced('Rollback is offered on the card');
+      await h.driver.press(c, 'rollback', 'U0ALICE');
+      await h.ephemeralFor('U0ALICE', 'cannot approve the rollback');
+      await h.driver.press(h.card(runId), 'rollback', bob);
+      await h.cardShows(runId, 'Rolled back after a failed verification: back to 2 replicas');
+      const scale = /\/namespaces\/default\/deployments\/data-service\/scale$/;
+      expect(h.writes(scale).map((w) => (w.body as { spec: unknown }).spec)).toEqual([{ replicas: 4 }, { replicas: 2 }]);
+      const rolledBack = await h.announced('was rolled back after a failed verification');
+      expect(rolledBack.text).toContain(`Scale *data-service* 2 → 4 (run ${runId}, requested by <@U0ALICE>) was rolled back after a failed verification: back to 2 replicas`);
+    } finally {
+      lb.set('api-7f9c-2', { status: 200 });
+    }
   }, 30_000);
 });
