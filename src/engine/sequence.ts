@@ -131,7 +131,7 @@ function rolloutExpectation(run: Run): { replicas: number; atLeast: boolean } {
   return run.plan!.expect;
 }
 
-function notifyText(run: Run, template: string, mentions: string[] | undefined): string {
+export function notifyText(run: Run, template: string, mentions: string[] | undefined): string {
   const values: Record<string, string> = {
     service: plain(run.service.name),
     replicas: `${targetOf(run) ?? '?'}`,
@@ -330,6 +330,10 @@ function policyOf(run: Run, step: Step): OnFailure {
 
 function verifyFailed(run: Run, step: Step, result: ProbeResult, now: number): Result {
   const state = run.steps[step.id]!;
+  if (step.kind === 'verify' && step.severity === 'warn') {
+    const warned = withStep(run, step.id, { ...state, status: 'warned', result, at: now, doing: undefined });
+    return advance(warned, [{ type: 'note', text: `:warning: ${plain(step.title)} did not hold (warning only, the run goes on): ${evidence(result)}` }], now);
+  }
   const failedRun = withStep(run, step.id, { ...state, status: 'failed', result, at: now, doing: undefined });
   const failure = `verification failed: ${step.title}: ${result.summary}`;
   const note: RunEffect = { type: 'note', text: `:x: Verification failed: ${plain(step.title)}: ${evidence(result)}` };

@@ -11,10 +11,10 @@ import { scopeName } from '../workflows/probe-catalog.ts';
 import type { CheckStep, Runbook, Step } from '../workflows/runbook-schema.ts';
 import { evaluateLocalProbe } from './local-probes.ts';
 import { computeTarget, judge, levelOf, targetOf } from './verdict.ts';
-import { approvalStep, describeStatus, findStep, formatState, release, reply, requiredApprovals, same, stepsOf, summaryLine, targetWords, type Result } from './common.ts';
+import { approvalStep, describeStatus, findStep, formatState, release, reply, requiredApprovals, same, stepsOf, summaryLine, type Result } from './common.ts';
 import { approvalRefusal, approverHint, finished } from './approvals.ts';
 import { onCancelScaleDown, onScaleDownDue, onScaleDownOpened, onScheduleScaleDown, SCALE_DOWN_TIMER } from './follow-up.ts';
-import { onActionResult, onApproveRollback, onRollout, onRoundPlan, onStepProbe, onWake, resumeSequence, startSequence, gradualPath } from './sequence.ts';
+import { notifyText, onActionResult, onApproveRollback, onRollout, onRoundPlan, onStepProbe, onWake, resumeSequence, startSequence, gradualPath } from './sequence.ts';
 
 export { approvalStep, describeStatus, findStep, formatState, requiredApprovals, rollbackWords, stepsOf, summaryLine } from './common.ts';
 export { ROLLBACK_STEP, ROLLBACK_VERIFY_STEP, gradualPath } from './sequence.ts';
@@ -59,13 +59,6 @@ export function createRun(input: CreateRunInput): Result {
   effects.push(...issued.effects, { type: 'schedule', at: run.approvalExpiresAt, name: 'approval-expiry' });
   const what = `${service.name} ${runbook.direction === 'down' ? 'down ' : ''}to ${target ?? (runbook.target ? `the runbook's formula (${runbook.target.text})` : '?')} replicas`;
   effects.push({ type: 'audit', record: { type: 'request', user: request.requester, detail: `${what}${request.dryRun ? ' (dry run)' : ''}${request.reason ? `: ${request.reason}` : ''}` } });
-  for (const step of runbook.phases['pre-scale']) {
-    if (step.kind === 'notify') {
-      run = { ...run, steps: { ...run.steps, [step.id]: { status: 'done', attempt: 1, at: now } } };
-      const text = `${step.mention?.length ? `${list(step.mention.map(mentionAny))} ` : ''}${plain(step.text).replace(/\{service\}/g, plain(service.name)).replace(/\{requester\}/g, mention(request.requester)).replace(/\{run\}/g, id).replace(/\{replicas\}/g, targetWords(run))}`;
-      effects.push(step.to === 'channel' ? { type: 'announce', text } : { type: 'note', text });
-    }
-  }
   return settleChecks(run, effects, now);
 }
 
@@ -258,8 +251,15 @@ function settleChecks(input: Run & { resetNote?: string }, effects: RunEffect[],
   out.push(...resolved.effects);
   if (run.status !== 'checking') return proceed(run, out, now);
   if (checksRunning(run) || (run.plan === undefined && run.planError === undefined)) return same(run, ...out);
-  const awaiting: Run = { ...run, status: 'awaiting' };
+  let awaiting: Run = { ...run, status: 'awaiting' };
   out.push({ type: 'note', text: checksNote(awaiting) });
+  // Pre-scale notify steps speak once the evidence (and so the target and current replicas) is known.
+  for (const step of run.runbook.phases['pre-scale']) {
+    if (step.kind !== 'notify' || awaiting.steps[step.id]?.status !== 'pending') continue;
+    awaiting = { ...awaiting, steps: { ...awaiting.steps, [step.id]: { status: 'done', attempt: 1, at: now } } };
+    const text = notifyText(awaiting, step.text, step.mention);
+    out.push(step.to === 'channel' ? { type: 'announce', text } : { type: 'note', text });
+  }
   return proceed(awaiting, out, now);
 }
 

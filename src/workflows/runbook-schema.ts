@@ -107,6 +107,8 @@ export const verifyStepSchema = z.strictObject({
   /** Measure again every `interval` until it passes, for at most `timeout`. */
   timeout: duration('24h').default(10 * 60_000),
   interval: duration('1h').default(30_000),
+  /** block (default): a failure follows on-failure; warn: it is reported and the run goes on. */
+  severity: z.enum(['block', 'warn']).default('block'),
   'on-failure': onFailure.optional(),
 });
 
@@ -261,8 +263,10 @@ function referenceProblems(runbook: Runbook, ctx: Ctx): void {
   };
   if (runbook.target) {
     check(runbook.target, ['target']);
-    if (referencedNames(runbook.target).some((n) => n === 'replicas' || n.startsWith('replicas.'))) {
-      ctx.addIssue({ code: 'custom', path: ['target'], message: 'the target formula computes the replicas, so it cannot read them' });
+    for (const name of ['replicas', 'current']) {
+      if (referencedNames(runbook.target).some((n) => n === name || n.startsWith(`${name}.`))) {
+        ctx.addIssue({ code: 'custom', path: ['target'], message: name === 'replicas' ? 'the target formula computes the replicas, so it cannot read them' : 'the target formula runs before the plan reads the current replicas, so it cannot read "current"; measure them with a check (kubernetes.replicas) and read that check\'s value' });
+      }
     }
   }
   // Pre-scale checks run side by side, so one cannot read another's values — except the target
@@ -273,7 +277,11 @@ function referenceProblems(runbook: Runbook, ctx: Ctx): void {
     const scope = phase === 'pre-scale' ? first : new Map(known);
     runbook.phases[phase].forEach((step, index) => {
       const at = ['phases', phase, index];
-      const own = phase === 'pre-scale' && inputs.has(scopeName(step.id)) ? new Map<string, readonly string[]>() : scope;
+      const input = phase === 'pre-scale' && inputs.has(scopeName(step.id));
+      const own = input ? new Map<string, readonly string[]>() : scope;
+      if (input && step.kind === 'check' && step.pass && referencedNames(step.pass).some((n) => ['replicas', 'current'].includes(n.split('.')[0]!))) {
+        ctx.addIssue({ code: 'custom', path: [...at, 'pass'], message: `"${step.id}" feeds the target formula, so it is measured before the target and the current replicas are known; its pass condition cannot read replicas or current` });
+      }
       if (step.kind === 'check' || step.kind === 'verify') check(step.pass, [...at, 'pass'], PROBES[step.probe].values, own);
       if (step.kind === 'wait' && step.until) check(step.until.pass, [...at, 'until', 'pass'], PROBES[step.until.probe].values, own);
       if (phase === 'scale-down' && step.kind === 'check') scope.set(scopeName(step.id), PROBES[step.probe].values);

@@ -178,15 +178,27 @@ describe('checks decided by conditions on probe values', () => {
     expect(sim.run.steps.redis!.status).toBe('failed');
   });
 
-  it('a notify step in pre-scale speaks in the channel at once, mentioning the group', () => {
+  it('a notify step in pre-scale speaks in the channel once the evidence is in, mentioning the group', () => {
     const sim = Sim.start({ runbook: runbookFrom(WORKER_UP), replicas: 6 });
-    expect(sim.of('announce')[0]!.text).toBe('<!subteam^S0TEAM> Scaling api-gateway to 6');
+    expect(sim.of('announce')).toEqual([]);
+    sim.answerChecks({ queue: measured({ waiting: 1 }), 'db-budget': measured({ needed: 1, available: 9 }), redis: measured({ used_pct: 1 }) });
+    expect(sim.of('announce').map((a) => a.text)).toEqual(['<!subteam^S0TEAM> Scaling api-gateway to 6']);
+    sim.send({ type: 'rerun-checks', actor: { user: 'U0ALICE', approver: false } });
+    sim.answerChecks({ queue: measured({ waiting: 1 }), 'db-budget': measured({ needed: 1, available: 9 }), redis: measured({ used_pct: 1 }) });
+    expect(sim.of('announce')).toHaveLength(1);
   });
+
+  it('a check that feeds the target formula cannot read the replicas; the formula cannot read current', () => {
+    expect(problemsOf(WORKER_UP.replace('pass: "waiting >= 0"', 'pass: "waiting < replicas * 50"')).join('\n')).toContain('feeds the target formula');
+    expect(problemsOf(WORKER_UP.replace('clamp(ceil(queue.waiting / 50), limits.min, limits.max)', 'ceil(current * 1.5)')).join('\n')).toContain('cannot read "current"');
+  });
+
+
 });
 
 /** A WORKER_UP run at 6 replicas, approved and executed, now in the wait. */
-function executed(): Sim {
-  const sim = Sim.start({ runbook: runbookFrom(WORKER_UP), replicas: 6 });
+function executed(text = WORKER_UP): Sim {
+  const sim = Sim.start({ runbook: runbookFrom(text), replicas: 6 });
   sim.answerChecks({ queue: measured({ waiting: 300, active: 0, failed: 0, delayed: 0 }), 'db-budget': measured({ needed: 120, available: 190 }), redis: measured({ used_pct: 40 }) }, plan({ summary: 'Set replicas 3 → 6', operation: { type: 'set-replicas', replicas: 6, from: 3 }, undo: { type: 'set-replicas', replicas: 3, from: 6 }, before: { replicas: 3, readyReplicas: 3 }, expect: { replicas: 6, atLeast: false } }));
   sim.approve();
   expect(sim.run.status).toBe('executing');
@@ -239,6 +251,19 @@ describe('sequential phases: waits, verifications with settle and retries, notif
     expect(announce).toContain('<!subteam^S0ONCALL>');
     expect(sim.of('execute', effects)).toEqual([]);
     expect(sim.of('release-target', effects)).toHaveLength(1);
+  });
+
+  it('a verification with severity warn that never holds is reported, and the run goes on to succeed', () => {
+    const sim = executed(WORKER_UP.replace('settle: 5m, timeout: 10m', 'settle: 5m, timeout: 2m, severity: warn'));
+    fire(sim, 'wake:warm-up');
+    sim.send({ type: 'verify-passed', step: 'rollout', attempt: 1, result: passing('6/6 ready') });
+    fire(sim, 'wake:cpu');
+    answer(sim, 'cpu', measured({ cpu_max_pct: 90 }, 'CPU max 90%'));
+    fire(sim, 'wake:cpu');
+    const effects = answer(sim, 'cpu', measured({ cpu_max_pct: 91 }, 'CPU max 91%'));
+    expect(sim.run.steps.cpu!.status).toBe('warned');
+    expect(sim.of('note', effects)[0]!.text).toContain('did not hold (warning only, the run goes on)');
+    expect(sim.run.status).toBe('succeeded');
   });
 
   it('resuming during a wait arms its timer again; during a measurement re-issues it', () => {
