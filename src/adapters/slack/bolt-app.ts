@@ -1,6 +1,6 @@
 // The Slack transport: turns slash commands and clicks into commands and engine events, acking
 // first (Slack allows 3 seconds) and doing the work after. No runbook logic lives here.
-import bolt from '@slack/bolt';
+import { App, LogLevel } from '@slack/bolt';
 import type { App as BoltApp, BlockAction, ButtonAction, CheckboxesAction, SlackActionMiddlewareArgs, AllMiddlewareArgs } from '@slack/bolt';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
@@ -11,8 +11,7 @@ import { describeError } from '../../runner/runner.ts';
 import { decodeButtonValue, runIdFromChecklistBlock } from './button-value.ts';
 import { ACTION_PREFIX, TICK_ACTION } from './render-card.ts';
 import { boltLogger } from './bolt-logger.ts';
-
-const { App, LogLevel } = bolt;
+import { guardHttpReceiver } from './http-guard.ts';
 
 export interface SlackAppOptions {
   botToken: string;
@@ -79,31 +78,9 @@ export function createSlackApp(opts: SlackAppOptions): BoltApp {
       retryConfig: { retries: opts.retries ?? 3, factor: 2, minTimeout: 500, maxTimeout: 5000 },
     },
   });
-  if (!socketMode) refuseFutureTimestamps(app);
+  // Future-dated, oversize and malformed requests are refused in front of Bolt's receiver.
+  if (!socketMode && opts.signingSecret) guardHttpReceiver(app, { signingSecret: opts.signingSecret, log: opts.log.child({ component: 'http-guard' }) });
   return app;
-}
-
-/**
- * Bolt refuses requests signed more than 5 minutes ago, but not ones dated in the future (even
- * "Infinity"): a captured-and-future-dated request would stay replayable. Refuse them with 401 in
- * front of Bolt's receiver (which reads `requestListener` on every request).
- */
-function refuseFutureTimestamps(app: BoltApp): void {
-  const receiver = (app as unknown as { receiver?: { requestListener?: (req: IncomingMessage, res: ServerResponse) => void } }).receiver;
-  const original = receiver?.requestListener;
-  if (!receiver || !original) return;
-  receiver.requestListener = (req, res) => {
-    const header = req.headers['x-slack-request-timestamp'];
-    if (req.method === 'POST' && header !== undefined) {
-      const ts = Number(header);
-      if (!Number.isFinite(ts) || ts > Date.now() / 1000 + 300) {
-        res.writeHead(401, { 'content-type': 'text/plain' });
-        res.end('Request timestamp is not within five minutes of now; refused.');
-        return;
-      }
-    }
-    original(req, res);
-  };
 }
 
 type ActionArgs = SlackActionMiddlewareArgs<BlockAction> & AllMiddlewareArgs;
