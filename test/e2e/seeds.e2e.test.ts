@@ -49,7 +49,7 @@ interface LocalSources {
   prometheus?: string;
   /** Base URL of the instances behind a balancer; the example's path is kept. */
   http?: string;
-  /** BullMQ/Bull key prefix, unique per test run, so queues never meet another test's. */
+  /** BullMQ/Bull key prefix (and plain lists' key prefix), unique per test run, so queues never meet another test's. */
   queuePrefix?: string;
 }
 
@@ -70,7 +70,9 @@ function seedCatalog(system: string, local: LocalSources, edit?: (doc: CatalogDo
       if (source.kind === 'redis') source.url = REDIS_URL;
       if (source.kind === 'queue') {
         source.url = REDIS_URL;
-        if (local.queuePrefix) source.prefix = local.queuePrefix;
+        // A plain list's name is its Redis key: prefixed too, so it is this test's alone.
+        if (local.queuePrefix && (source as { type?: string }).type === 'list') source.name = `${local.queuePrefix}:${source.name}`;
+        else if (local.queuePrefix) source.prefix = local.queuePrefix;
       }
       if (source.kind === 'http') source.url = `${local.http ?? 'http://127.0.0.1:9'}${new URL(source.url.replace(/\$\{[^}]*\}/g, 'x')).pathname}`;
     }
@@ -268,6 +270,17 @@ class Harness {
     return prom;
   }
 
+  /** A Redis client for the test's own keys (`prefix:*`), which close() deletes. */
+  async redis(prefix: string): Promise<Redis> {
+    const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await redis.connect();
+    this.later(async () => {
+      await deleteKeys(redis, `${prefix}:*`);
+      redis.disconnect();
+    });
+    return redis;
+  }
+
   /** seedCatalog, removed again by close(). */
   seed(...args: Parameters<typeof seedCatalog>): ReturnType<typeof seedCatalog> {
     const seed = seedCatalog(...args);
@@ -437,6 +450,8 @@ describe('seed 001 Broxiva: /scale broxiva-api, the capacity formula, the DB poo
   let maxConnections: number;
   let bob: string;
   let evidence = '';
+  let redis: Redis;
+  const prefix = `e2e-${randomBytes(4).toString('hex')}`;
   const q = (name: string) => seed.doc.services['broxiva-api']!.sources!.metrics!.queries![name]!;
   const series = (name: string, value: number) => prom.setSeries(q(name), [{ metric: { namespace: 'broxiva-prod', app: 'broxiva-api' }, value }]);
 
@@ -446,13 +461,15 @@ describe('seed 001 Broxiva: /scale broxiva-api, the capacity formula, the DB poo
     maxConnections = await pgMaxConnections();
     // The seed's PostgreSQL allows 250+ connections and keeps 50 in reserve; the local one allows
     // max_connections (100 here) and nothing else uses it: no reserve, so 4-5 pods × 20 fit and 13 do not.
-    seed = h.seed('broxiva', { prometheus: prom.url }, (doc) => {
+    redis = await h.redis(prefix);
+    seed = h.seed('broxiva', { prometheus: prom.url, queuePrefix: prefix }, (doc) => {
       doc.services['broxiva-api']!.params!.reserve = 0;
     });
     bob = peerOf(seed.doc, 'broxiva-api');
     h.kube.addDeployment({ namespace: 'broxiva-prod', name: 'broxiva-api', replicas: 3, cpuRequest: '250m', memoryRequest: '512Mi' });
     h.kube.addHpa({ namespace: 'broxiva-prod', name: 'broxiva-api-hpa', target: 'broxiva-api', minReplicas: 3, maxReplicas: 10, targetCpuUtilization: 70 });
-    for (const name of ['broxiva-web', 'broxiva-worker']) h.kube.addDeployment({ namespace: 'broxiva-prod', name, replicas: 2 });
+    h.kube.addDeployment({ namespace: 'broxiva-prod', name: 'broxiva-web', replicas: 2 });
+    h.kube.addDeployment({ namespace: 'broxiva-prod', name: 'broxiva-worker', replicas: 2, cpuRequest: '200m', memoryRequest: '256Mi' });
     await h.start({ catalogFile: seed.file });
   }, 60_000);
   afterEach(() => h.cancelOpenRuns());
@@ -490,7 +507,7 @@ describe('seed 001 Broxiva: /scale broxiva-api, the capacity formula, the DB poo
       `Database connection pool: pods × 20 ≤ max_connections − 50: `,
       new RegExp(`\\d+ connections to test \\(\\d+ in all\\) of max_connections ${maxConnections}; budget 4 × 20 = 80 ≤ ${maxConnections} \\(${maxConnections - 80} to spare\\)`),
       /:white_check_mark: Redis can take the extra connections \(clients below 80% of maxclients\): memory [\d.]+ ?[KMG]i?B[^,]*, clients \d+\/\d+, \d+ evicted keys/,
-      ':white_check_mark: Room on the nodes for the extra pods: 186 more pods fit on 3 nodes, 1 needed',
+      /:white_check_mark: Room on the nodes for the extra pods: \d+ more pods fit on 3 nodes, 1 needed \(each requests 250m CPU, 512Mi memory\)/,
     );
     expect(text).toContain('Waiting for 1 checklist item and 1 approval');
     await h.threadShows(runId, 'Target: 4 replicas from the runbook\'s formula');
@@ -570,6 +587,32 @@ describe('seed 001 Broxiva: /scale broxiva-api, the capacity formula, the DB poo
     expect(h.writes(/\/horizontalpodautoscalers\/broxiva-api-hpa$/)).toHaveLength(2);
     expect(h.kube.getHpa('broxiva-prod', 'broxiva-api-hpa')!.spec.minReplicas).toBe(5);
   }, 30_000);
+
+  it('broxiva-worker 5: the email and notification queues (Redis lists, LLEN) as evidence; one scale call; the queues drain during the 5-minute settle', async () => {
+    const email = `${prefix}:email-queue`;
+    await redis.lpush(email, ...Array.from({ length: 1200 }, (_, i) => JSON.stringify({ to: `user${i}@example.com` })));
+    await redis.lpush(`${prefix}:notification-queue`, ...Array.from({ length: 300 }, (_, i) => `n${i}`));
+    const runId = await h.open('broxiva-worker 5 --reason "email backlog"');
+    expectShows(
+      cardText(h.card(runId)),
+      'Scale broxiva-worker: 2 → 5',
+      `*Email queue longer than 1000 jobs* — 1200 waiting in list ${email} — holds: waiting &gt; service.queue_trigger`,
+      `*Notification queue longer than 1000 jobs* — 300 waiting in list ${prefix}:notification-queue — fails: waiting &gt; service.queue_trigger (warning only: does not block)`,
+      /\*Redis can take the extra connections \(clients below 80% of maxclients\)\* — memory .*clients \d+\/\d+/,
+      'Waiting for 1 approval',
+    );
+    await h.announced(`Scaling broxiva-worker to 5 pods (run ${runId}, requested by <@U0ALICE>).`);
+    await h.peerApproval(runId, 'U0ALICE', bob);
+    const scale = /\/namespaces\/broxiva-prod\/deployments\/broxiva-worker\/scale$/;
+    await h.threadShows(runId, 'Verified: 5/5 ready');
+    // Five workers send 1000 emails while the bot lets the queues settle.
+    await redis.ltrim(email, 0, 199);
+    await h.advanceThrough(5 * MIN, 'the queue check\'s settle window');
+    await h.threadShows(runId, `Verified: Email queue draining (below 1000, or shorter than before): 200 waiting in list ${email}`);
+    await h.cardShows(runId, 'Verified in 5m');
+    await h.announced('broxiva-worker scaled 2 replicas → 5 replicas and verified in 5m');
+    expect(h.writes(scale).map((w) => w.body)).toEqual([{ metadata: { resourceVersion: expect.stringMatching(/^\d+$/) }, spec: { replicas: 5 } }]);
+  }, 30_000);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -613,12 +656,7 @@ describe('seed 002 Insurance Lead Gen: alert levels as evidence, Bull queue dept
     await h.servers();
     [prom, lb] = await Promise.all([h.prometheus(), startHttpInstancesServer({ instances: ['api-7f9c-1', 'api-7f9c-2', 'api-7f9c-3'] })]);
     h.later(() => lb.close());
-    redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-    await redis.connect();
-    h.later(async () => {
-      await deleteKeys(redis, `${prefix}:*`);
-      redis.disconnect();
-    });
+    redis = await h.redis(prefix);
     seed = h.seed('insurance-lead-gen', { prometheus: prom.url, http: lb.url, queuePrefix: prefix });
     bob = peerOf(seed.doc, 'worker');
     h.kube.addDeployment({ namespace: 'default', name: 'api', replicas: 3, cpuRequest: '500m', memoryRequest: '512Mi' });
