@@ -57,11 +57,15 @@ export function describeStatus(run: Run): string {
 /** What a rollback restores: replicas, or an HPA's bounds (the HPA then decides the replicas). */
 export function rollbackWords(run: Run): string {
   const before = run.plan!.before;
-  return before.hpa ? `HPA ${plain(before.hpa.name)} bounds restored to ${before.hpa.minReplicas}..${before.hpa.maxReplicas}` : `back to ${before.replicas} replicas`;
+  if (before.hpa) return `HPA ${plain(before.hpa.name)} bounds restored to ${before.hpa.minReplicas}..${before.hpa.maxReplicas}`;
+  if (before.bounds) return `min..max replicas restored to ${before.bounds.minReplicas}..${before.bounds.maxReplicas}`;
+  return `back to ${before.replicas} replicas`;
 }
 
-export function formatState(state: { replicas: number; hpa?: { minReplicas: number; maxReplicas: number } }): string {
-  return state.hpa ? `${state.replicas} replicas (HPA ${state.hpa.minReplicas}..${state.hpa.maxReplicas})` : `${state.replicas} replicas`;
+export function formatState(state: { replicas: number; hpa?: { minReplicas: number; maxReplicas: number }; bounds?: { minReplicas: number; maxReplicas: number } }): string {
+  if (state.hpa) return `${state.replicas} replicas (HPA ${state.hpa.minReplicas}..${state.hpa.maxReplicas})`;
+  if (state.bounds) return `${state.replicas} replicas (min..max ${state.bounds.minReplicas}..${state.bounds.maxReplicas})`;
+  return `${state.replicas} replicas`;
 }
 
 /** "3" or "? (computed by the runbook)" */

@@ -106,12 +106,16 @@ export interface Plan {
  */
 export type TargetOperation =
   | { type: 'set-replicas'; replicas: number; from?: number }
-  | { type: 'set-hpa-bounds'; hpa: string; minReplicas: number; maxReplicas?: number; from?: { minReplicas: number; maxReplicas: number } };
+  | { type: 'set-hpa-bounds'; hpa: string; minReplicas: number; maxReplicas?: number; from?: { minReplicas: number; maxReplicas: number } }
+  /** A platform's own autoscaler bounds (Azure Container Apps `template.scale`): the floor is raised or lowered. */
+  | { type: 'set-replica-bounds'; minReplicas: number; maxReplicas?: number; from?: { minReplicas: number; maxReplicas: number } };
 
 export interface TargetState {
   replicas: number;
   readyReplicas: number;
   hpa?: { name: string; minReplicas: number; maxReplicas: number };
+  /** The platform's own min/max replicas (Azure Container Apps), when it scales within them itself. */
+  bounds?: { minReplicas: number; maxReplicas: number };
 }
 
 export type StepStatus =

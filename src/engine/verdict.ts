@@ -19,8 +19,8 @@ export function currentOf(run: Run): number | undefined {
  * The level a scale operation controls: the HPA's floor when an HPA manages the target (the HPA
  * decides the replicas above it), the replicas otherwise. Gradual steps walk this level.
  */
-export function levelOf(state: { replicas: number; hpa?: { minReplicas: number } } | undefined): number | undefined {
-  return state ? (state.hpa?.minReplicas ?? state.replicas) : undefined;
+export function levelOf(state: { replicas: number; hpa?: { minReplicas: number }; bounds?: { minReplicas: number } } | undefined): number | undefined {
+  return state ? (state.hpa?.minReplicas ?? state.bounds?.minReplicas ?? state.replicas) : undefined;
 }
 
 export function currentLevel(run: Run): number | undefined {

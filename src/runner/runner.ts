@@ -441,6 +441,7 @@ export class Runner {
 /** The state an operation found, from the state it left (for a reconciled action's record). */
 function beforeOf(operation: Extract<RunEffect, { type: 'reconcile' }>['operation'], after: TargetState): TargetState {
   if (operation.type === 'set-replicas') return { replicas: operation.from ?? after.replicas, readyReplicas: after.readyReplicas };
+  if (operation.type === 'set-replica-bounds') return { ...after, bounds: operation.from ?? after.bounds };
   return { ...after, hpa: operation.from && after.hpa ? { ...after.hpa, ...operation.from } : after.hpa };
 }
 

@@ -186,6 +186,7 @@ export class KubernetesTarget implements ScaleTarget {
           const patched = await this.call(`patch the scale of ${this.label}`, () => this.apps.patchNamespacedDeploymentScale({ name, namespace, body }, MERGE_PATCH), { conflicts: 'fail' });
           return { before, after: { replicas: patched.spec?.replicas ?? operation.replicas, readyReplicas: patched.status?.replicas ?? 0 } };
         }
+        if (operation.type === 'set-replica-bounds') throw new Error(`${this.label} has no min/max replicas of its own (an HPA has): this operation is for other platforms`);
         const hpaName = operation.hpa;
         const current = await this.call(`read HPA ${namespace}/${hpaName}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: hpaName, namespace }));
         const hpaState = (h: Hpa) => ({ name: hpaName, minReplicas: h.spec?.minReplicas ?? 1, maxReplicas: h.spec?.maxReplicas ?? 0 });
@@ -216,6 +217,7 @@ export class KubernetesTarget implements ScaleTarget {
       if (operation.from === undefined || current === operation.from) return { status: 'not-applied', state };
       return { status: 'diverged', detail: `${this.label} has ${current} replicas: neither the ${operation.from} it had before nor the ${operation.replicas} requested` };
     }
+    if (operation.type === 'set-replica-bounds') return { status: 'diverged', detail: `${this.label} has no min/max replicas of its own` };
     const hpa = await this.call(`read HPA ${namespace}/${operation.hpa}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: operation.hpa, namespace }));
     const min = hpa.spec?.minReplicas ?? 1;
     const max = hpa.spec?.maxReplicas ?? 0;
