@@ -35,6 +35,13 @@ export const dockerComposeTargetSchema = z.strictObject({
   service: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}$/, 'a Compose service name'),
 });
 
+/** An Aurora Serverless v2 cluster whose capacity and readers a runbook may change (seed 003). */
+export const auroraDatabaseSchema = z.strictObject({
+  kind: z.literal('aurora'),
+  cluster: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, 'a DB cluster identifier'),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'an AWS region such as eu-west-1'),
+});
+
 /** A URL that may name environment variables for its secrets: "postgres://app:${DB_PASSWORD}@db:5432/app". */
 const sourceUrl = z.string().min(1).max(2000);
 const sourceName = /^[a-z][a-z0-9-]{0,31}$/;
@@ -103,6 +110,8 @@ export const serviceSchema = z
     sources: z.record(z.string().regex(sourceName, 'a source name: lower-case letters, digits and dashes'), sourceSchema).default({}),
     /** How long after a verified scale-up a scheduled scale-down opens ("Schedule scale-down" on the card). */
     'scale-down-after': z.string().regex(/^\d{1,5}(m|h|d)$/, 'a duration such as 30m, 2h or 1d').default('2h'),
+    /** Databases the runbooks may change (database-capacity, add-reader…), by name. */
+    databases: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a database name: lower-case letters, digits and dashes'), z.discriminatedUnion('kind', [auroraDatabaseSchema])).default({}),
     /** When scale-downs are refused (peak hours). */
     'peak-windows': z.array(peakWindowSchema).max(20).default([]),
   })
@@ -172,8 +181,17 @@ function expressionsOf(runbook: Runbook): Expr[] {
   for (const step of Object.values(runbook.phases).flat() as Step[]) {
     if ((step.kind === 'check' || step.kind === 'verify') && step.pass) out.push(step.pass);
     if (step.kind === 'wait' && step.until) out.push(step.until.pass);
+    if (step.kind === 'action') for (const e of [step.min, step.max]) if (e) out.push(e);
   }
   return out;
+}
+
+/** The platform a probe or operation needs, when it needs one. */
+function platformOf(name: string): ServiceConfig['target']['kind'] | undefined {
+  if (name.startsWith('kubernetes.') || name.startsWith('hpa-')) return 'kubernetes';
+  if (name.startsWith('azure.')) return 'azure-container-app';
+  if (name.startsWith('compose.')) return 'docker-compose';
+  return undefined;
 }
 
 /** What a service lacks for a runbook it uses: params its formulas read, sources its probes measure. */
@@ -191,9 +209,26 @@ function serviceRunbookProblems(file: string, name: string, service: ServiceConf
   for (const param of missing) {
     problems.push({ file, path: `${where}.params`, message: `the ${direction} runbook "${runbook.name}" reads service.${param}; add params: { ${param}: <number> } (known: ${[...params].join(', ') || 'none'})` });
   }
+  for (const [phase, steps] of Object.entries(runbook.phases)) {
+    for (const step of steps as Step[]) {
+      if (step.kind !== 'action') continue;
+      const platform = platformOf(step.operation);
+      if (platform && platform !== service.target.kind) problems.push({ file, path: `${where}.runbooks.${direction}`, message: `runbook "${runbook.name}" (${phase}.${step.id}) uses operation ${step.operation}, but ${name} runs on ${service.target.kind}` });
+      if (step.database && !Object.hasOwn(service.databases, step.database)) {
+        problems.push({ file, path: `${where}.databases`, message: `runbook "${runbook.name}" (${phase}.${step.id}) changes database "${step.database}", which ${name} does not declare (known: ${Object.keys(service.databases).join(', ') || 'none'})` });
+      }
+    }
+  }
   for (const { probe, params: withParams, at } of probesOf(runbook)) {
-    if (probe.startsWith('kubernetes.') && service.target.kind !== 'kubernetes') {
+    const platform = platformOf(probe);
+    if (platform && platform !== service.target.kind) {
       problems.push({ file, path: `${where}.runbooks.${direction}`, message: `runbook "${runbook.name}" (${at}) uses ${probe}, but ${name} runs on ${service.target.kind}; use a runbook written for that platform` });
+      continue;
+    }
+    if (probe === 'aws.aurora') {
+      const named = typeof withParams.database === 'string' ? withParams.database : undefined;
+      const dbs = Object.keys(service.databases);
+      if (named ? !dbs.includes(named) : dbs.length !== 1) problems.push({ file, path: `${where}.databases`, message: `runbook "${runbook.name}" (${at}) reads ${named ? `database "${named}"` : 'the service\'s database'}; declare it under databases (known: ${dbs.join(', ') || 'none'})${named ? '' : ' or name one with with: { database }'}` });
       continue;
     }
     const kind = PROBE_SOURCE[probe];

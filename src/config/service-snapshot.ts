@@ -16,6 +16,7 @@ export function serviceSnapshot(catalog: Catalog, name: string): ServiceSnapshot
     approvals: { required: service.approvals.required, approvers: service.approvals.approvers },
     channel: service.channel ?? catalog.channel,
     params: { ...service.params },
+    databases: Object.keys(service.databases),
     scaleDownAfterMs: parseDuration(service['scale-down-after']),
     peakWindows: service['peak-windows'].map((w) => ({ ...w, days: [...w.days] })),
   };

@@ -109,7 +109,7 @@ export function cardView(run: Run): CardView {
     title: `${run.runbook.direction === 'down' ? 'Scale down' : 'Scale'} ${service.name}: ${current} → ${targetWords(run)}${request.dryRun ? ' (dry run)' : ''}`,
     status: { text: statusText(run), tone: TONES[run.status] },
     facts,
-    plan: plan ? { summary: plan.summary, note: plan.note, calls: plan.calls } : undefined,
+    plan: plan ? { summary: plan.summary, note: plan.note, calls: [...plan.calls, ...Object.values(run.stepPlans ?? {}).flatMap((e) => e.plan?.changes ? e.plan.calls : [])] } : undefined,
     phases,
     buttons: buttons(run),
     approvalExpiresAt: run.status === 'checking' || run.status === 'awaiting' ? run.approvalExpiresAt : undefined,
@@ -184,7 +184,7 @@ function phaseView(run: Run, name: PhaseName): CardPhase {
           id: step.id,
           title: step.title,
           state: state.status,
-          detail: state.error ? plain(state.error) : step.gradual ? gradualDetail(run, state) : state.status === 'done' && run.after ? `now ${formatState(run.after)}` : run.plan ? plain(run.plan.summary) : undefined,
+          detail: state.error ? plain(state.error) : step.gradual ? gradualDetail(run, state) : step.operation !== 'scale' ? stepPlanDetail(run, step.id) : state.status === 'done' && run.after ? `now ${formatState(run.after)}` : run.plan ? plain(run.plan.summary) : undefined,
         });
         break;
       case 'verify':
@@ -210,6 +210,13 @@ function phaseView(run: Run, name: PhaseName): CardPhase {
 /** "until 14:32 (7m left at the last update)": Slack renders the time in the reader's zone. */
 function countdown(at: number, now: number, words: string): string {
   return `${words} <!date^${Math.floor(at / 1000)}^{time}|${new Date(at).toISOString().slice(11, 16)} UTC> (${formatDuration(Math.max(0, at - now))} left at the last update)`;
+}
+
+function stepPlanDetail(run: Run, id: string): string | undefined {
+  const entry = run.stepPlans?.[id];
+  if (entry?.error) return `cannot be planned: ${plain(entry.error)}`;
+  if (!entry?.plan) return run.status === 'checking' || run.status === 'awaiting' ? 'planned once the checks are in' : undefined;
+  return `${plain(entry.plan.summary)}${entry.plan.changes ? '' : ' (nothing to change)'}${entry.plan.warning ? ` — :warning: ${plain(entry.plan.warning)}` : ''}`;
 }
 
 function gradualDetail(run: Run, state: StepState): string {

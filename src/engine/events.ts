@@ -1,6 +1,7 @@
 // Events the engine reacts to, and effects it asks the runner to carry out. Neither mentions Slack
 // or Kubernetes: adapters translate payloads into events and effects into API calls.
-import type { Plan, ProbeResult, TargetOperation, TargetState } from './run.ts';
+import type { Plan, ProbeResult, StepPlan, StepRequest, TargetOperation, TargetState } from './run.ts';
+import type { DatabaseOperation, DatabaseState } from '../ports/database-target.port.ts';
 
 export type AuditType =
   | 'request'
@@ -43,6 +44,9 @@ export type RunEvent =
   | { type: 'plan-ready'; attempt: number; plan: Plan; step?: string }
   | { type: 'plan-failed'; attempt: number; error: string; step?: string }
   | { type: 'probe-result'; step: string; attempt: number; result: ProbeResult }
+  | { type: 'step-plan-ready'; step: string; attempt: number; plan: StepPlan }
+  | { type: 'step-plan-failed'; step: string; attempt: number; error: string }
+  | { type: 'database-done'; step: string; key: string; database: string; before: DatabaseState; after: DatabaseState }
   | { type: 'rerun-checks'; actor: Actor }
   | {
       type: 'ticks';
@@ -75,6 +79,11 @@ export type RunEvent =
 export type RunEffect =
   | { type: 'plan'; attempt: number; replicas: number; step?: string }
   | { type: 'probe'; step: string; attempt: number; probe: string; params: Record<string, unknown>; replicas: number }
+  /** Plan an action step other than `scale` from the real state (before approval). */
+  | { type: 'plan-step'; step: string; attempt: number; request: StepRequest }
+  /** Change a database; done when it is available again. */
+  | { type: 'execute-database'; step: string; key: string; database: string; operation: DatabaseOperation }
+  | { type: 'reconcile-database'; step: string; key: string; database: string; operation: DatabaseOperation }
   | { type: 'execute'; step: string; key: string; operation: TargetOperation }
   /** An action that started but was never confirmed: read the target, never blindly repeat. */
   | { type: 'reconcile'; step: string; key: string; operation: TargetOperation }

@@ -2,6 +2,7 @@
 // needs I/O to read. A run carries a snapshot of its runbook and service policy, so what was
 // requested and approved cannot change under it when the catalog is edited.
 import type { Runbook, SequentialPhase } from '../workflows/runbook-schema.ts';
+import type { DatabaseOperation, DatabaseState } from '../ports/database-target.port.ts';
 
 export type RunStatus =
   | 'checking' // pre-scale checks and the plan are being gathered
@@ -48,6 +49,8 @@ export interface ServiceSnapshot {
   channel: string;
   /** The catalog's numbers for formulas (`service.pool`). */
   params?: Record<string, number>;
+  /** Names of the databases its runbooks may change (catalog `databases`). */
+  databases?: string[];
   /** How long after a verified scale-up a scheduled scale-down opens. */
   scaleDownAfterMs?: number;
   /** When scale-downs are refused. */
@@ -107,13 +110,33 @@ export interface Plan {
 export type TargetOperation =
   | { type: 'set-replicas'; replicas: number; from?: number }
   | { type: 'set-hpa-bounds'; hpa: string; minReplicas: number; maxReplicas?: number; from?: { minReplicas: number; maxReplicas: number } }
+  /** Set an HPA's `behavior.scaleDown.selectPolicy` ("Disabled" around an event; null removes it): `from` is what it had. */
+  | { type: 'set-hpa-scale-down'; hpa: string; selectPolicy: string | null; from?: string | null }
   /** A platform's own autoscaler bounds (Azure Container Apps `template.scale`): the floor is raised or lowered. */
   | { type: 'set-replica-bounds'; minReplicas: number; maxReplicas?: number; from?: { minReplicas: number; maxReplicas: number } };
+
+/** What an action step other than `scale` asks for, with its expressions evaluated. */
+export type StepRequest =
+  | { kind: 'target'; operation: 'hpa-bounds'; min?: number; max?: number }
+  | { kind: 'target'; operation: 'hpa-scale-down'; enabled: boolean }
+  | { kind: 'database'; database: string; operation: DatabaseOperation };
+
+/** The plan of one such step, read from the real state before approval (like the run's plan). */
+export interface StepPlan {
+  summary: string;
+  calls: string[];
+  /** Shown before approval, e.g. "changing the instance class restarts the instance". */
+  warning?: string;
+  changes: boolean;
+  change:
+    | { kind: 'target'; operation: TargetOperation; undo?: TargetOperation }
+    | { kind: 'database'; database: string; operation: DatabaseOperation; undo?: DatabaseOperation };
+}
 
 export interface TargetState {
   replicas: number;
   readyReplicas: number;
-  hpa?: { name: string; minReplicas: number; maxReplicas: number };
+  hpa?: { name: string; minReplicas: number; maxReplicas: number; scaleDownDisabled?: boolean };
   /** The platform's own min/max replicas (Azure Container Apps), when it scales within them itself. */
   bounds?: { minReplicas: number; maxReplicas: number };
 }
@@ -174,6 +197,12 @@ export interface Run {
   steps: Record<string, StepState>;
   plan?: Plan;
   planError?: string;
+  /** Plans of the action steps other than `scale` (HPA bounds, databases), by step, for the current plan attempt. */
+  stepPlans?: Record<string, { attempt: number; plan?: StepPlan; error?: string; previous?: StepPlan }>;
+  /** Databases as the actions read them before and after. */
+  databases?: Record<string, { before?: DatabaseState; after?: DatabaseState }>;
+  /** A rollback of several changes: undone one at a time, in reverse order. */
+  rollback?: { items: { step: string; change: StepPlan['change'] }[]; index: number };
   planAttempt: number;
   /** Bumped whenever the request's evidence (check results, plan) changes; approvals are bound to it. */
   evidenceRev: number;

@@ -76,7 +76,8 @@ function startAt(run: Run, effects: RunEffect[], now: number): Result {
   const at = { ...run, status } as Run;
   switch (step.kind) {
     case 'action':
-      return step.gradual ? startRound(at, step, fresh, effects, now) : startAction(at, step.id, fresh, run.plan!, effects);
+      if (step.gradual) return startRound(at, step, fresh, effects, now);
+      return step.operation === 'scale' ? startAction(at, step.id, fresh, run.plan!, effects) : startStepAction(at, step, fresh, effects, now);
     case 'wait': {
       if (step.duration !== undefined) {
         const wakeAt = now + step.duration;
@@ -154,6 +155,26 @@ function startAction(run: Run, stepId: string, fresh: StepState, plan: Plan, eff
   );
 }
 
+/** An action with a plan of its own (HPA bounds or policy, a database change), approved with the run. */
+function startStepAction(run: Run, step: ActionStep, fresh: StepState, effects: RunEffect[], now: number): Result {
+  const plan = run.stepPlans?.[step.id]?.plan;
+  if (!plan) return stop(withStep(run, step.id, fresh), `${step.title}: its plan is missing`, now, effects);
+  if (!plan.changes) {
+    return advance(withStep(run, step.id, { ...fresh, status: 'done', at: now }), [...effects, { type: 'note', text: `:white_check_mark: ${plain(step.title)}: nothing to change (${plain(plan.summary)})` }], now);
+  }
+  const key = `${run.id}/${step.id}`;
+  const change = plan.change;
+  return same(
+    withStep(run, step.id, { ...fresh, doing: 'acting', key }),
+    ...effects,
+    { type: 'note', text: `:gear: Executing: ${plain(plan.summary)}${plan.warning ? `\n:warning: ${plain(plan.warning)}` : ''}` },
+    { type: 'audit', record: { type: 'action-started', key, detail: plan.calls.join('; ') } },
+    change.kind === 'target'
+      ? { type: 'execute', step: step.id, key, operation: change.operation }
+      : { type: 'execute-database', step: step.id, key, database: change.database, operation: change.operation },
+  );
+}
+
 /** A round of a gradual scale-down: plan the next count (halfway to the target) from the real state. */
 function startRound(run: Run, step: ActionStep, fresh: StepState, effects: RunEffect[], now: number): Result {
   const at = currentLevel(run);
@@ -177,14 +198,41 @@ export function onRoundPlan(run: Run, event: Extract<RunEvent, { type: 'plan-rea
   return startAction(run, found.step.id, { ...found.state, round }, plan, [], round);
 }
 
-export function onActionResult(run: Run, event: Extract<RunEvent, { type: 'action-done' | 'action-failed' }>, now: number): Result {
+/** The action steps that changed something so far (their own words), in the order they ran. */
+function changedSoFar(run: Run, except?: string): { step: ActionStep; change: RollbackChange | undefined; words: string }[] {
+  const out: { step: ActionStep; change: RollbackChange | undefined; words: string }[] = [];
+  for (const phase of ['execute', 'scale-down'] as const) {
+    for (const step of run.runbook.phases[phase]) {
+      if (step.kind !== 'action' || step.id === except || run.steps[step.id]?.status !== 'done') continue;
+      if (step.operation === 'scale') {
+        if (step.gradual || !run.plan) continue;
+        out.push({ step, change: { kind: 'target', operation: run.plan.undo }, words: plain(run.plan.summary) });
+        continue;
+      }
+      const plan = run.stepPlans?.[step.id]?.plan;
+      if (!plan?.changes) continue;
+      const undo = plan.change.kind === 'target'
+        ? (plan.change.undo ? { kind: 'target' as const, operation: plan.change.undo } : undefined)
+        : (plan.change.undo ? { kind: 'database' as const, database: plan.change.database, operation: plan.change.undo } : undefined);
+      out.push({ step, change: undo, words: plain(plan.summary) });
+    }
+  }
+  return out;
+}
+
+type RollbackChange = NonNullable<Run['rollback']>['items'][number]['change'];
+
+export function onActionResult(run: Run, event: Extract<RunEvent, { type: 'action-done' | 'action-failed' | 'database-done' }>, now: number): Result {
   const state = run.steps[event.step];
   if (!state || state.status !== 'running' || state.key !== event.key) return same(run);
   const rollback = event.step === ROLLBACK_STEP;
   if (event.type === 'action-failed') {
     const steps = { ...run.steps, [event.step]: { ...state, status: 'failed' as const, error: event.error, at: now, doing: undefined } };
+    const failedRun: Run = { ...run, steps };
+    const changed = rollback ? [] : changedSoFar(run, event.step);
+    if (changed.length) return partialFailure(failedRun, event.step, event.error, changed, now);
     const failure = rollback ? `rollback failed: ${event.error}` : event.error;
-    const ended: Run = { ...run, steps, status: 'failed', failure, finishedAt: now, ended: { at: now } };
+    const ended: Run = { ...failedRun, status: 'failed', failure, finishedAt: now, ended: { at: now } };
     return same(
       ended,
       { type: 'note', text: `:x: ${rollback ? 'Rollback failed' : 'Execution failed'}: ${plain(event.error)}` },
@@ -194,22 +242,49 @@ export function onActionResult(run: Run, event: Extract<RunEvent, { type: 'actio
     );
   }
   const steps = { ...run.steps, [event.step]: { ...state, status: 'done' as const, at: now, doing: undefined } };
+  if (event.type === 'database-done') {
+    const databases = { ...(run.databases ?? {}), [event.database]: { before: run.databases?.[event.database]?.before ?? event.before, after: event.after } };
+    const next: Run = { ...run, steps, databases };
+    const note: RunEffect = { type: 'note', text: `:white_check_mark: ${rollback ? 'Rolled back' : 'Executed'}: ${formatDatabase(event.before)} → ${formatDatabase(event.after)} _(idempotency key ${event.key})_` };
+    const audit: RunEffect = { type: 'audit', record: { type: 'action-done', key: event.key, before: event.before, after: event.after } };
+    return rollback ? nextRollbackItem(next, [note, audit], now) : advance(next, [note, audit], now);
+  }
   const changed = `${formatState(event.before)} → ${formatState(event.after)}`;
   const next: Run = { ...run, steps, after: event.after, before: rollback ? run.before : (run.before ?? event.before) };
   const round = state.plan ? ` (step ${state.round})` : '';
   const note: RunEffect = { type: 'note', text: `:white_check_mark: ${rollback ? 'Rolled back' : 'Executed'}${round}: ${changed} _(idempotency key ${event.key})_` };
   const audit: RunEffect = { type: 'audit', record: { type: 'action-done', key: event.key, before: event.before, after: event.after } };
-  if (rollback) {
-    const deadline = now + rollbackTimeout(run);
-    const verifyState: StepState = { status: 'running', attempt: (run.steps[ROLLBACK_VERIFY_STEP]?.attempt ?? 0) + 1, startedAt: now, deadline, doing: 'measuring' };
-    return same(
-      withStep({ ...next, status: 'rolling-back' }, ROLLBACK_VERIFY_STEP, verifyState),
-      note,
-      audit,
-      { type: 'verify', step: ROLLBACK_VERIFY_STEP, attempt: verifyState.attempt, expect: run.plan!.undoExpect, deadline },
-    );
-  }
+  if (rollback) return nextRollbackItem(next, [note, audit], now);
   return advance(next, [note, audit], now);
+}
+
+function formatDatabase(state: { id: string; capacity?: { min: number; max: number }; members: { role: string }[] }): string {
+  const readers = state.members.filter((m) => m.role === 'reader').length;
+  return `${plain(state.id)}${state.capacity ? ` ${state.capacity.min}..${state.capacity.max} ACU` : ''}, ${readers} reader${readers === 1 ? '' : 's'}`;
+}
+
+/** An action failed after others had changed things: say what changed and what did not, then follow on-failure. */
+function partialFailure(run: Run, stepId: string, error: string, changed: ReturnType<typeof changedSoFar>, now: number): Result {
+  const failedStep = run.runbook.phases.execute.find((s) => s.id === stepId);
+  const notRun = run.runbook.phases.execute.filter((s) => s.kind === 'action' && run.steps[s.id]?.status === 'pending').map((s) => s.title);
+  const failure = `${failedStep?.title ?? stepId} failed: ${error}`;
+  const report = [
+    `:x: *Partly executed.* ${plain(failure)}`,
+    `Changed: ${changed.map((c) => c.words).join('; ')}.`,
+    `Not changed: ${[failedStep?.title ?? stepId, ...notRun].map(plain).join('; ')}.`,
+  ].join('\n');
+  const policy = run.runbook['on-failure'];
+  if (policy === 'stop') return stop(run, `${failure} (after changing: ${changed.map((c) => c.words).join('; ')})`, now, [{ type: 'note', text: report }]);
+  if (policy === 'rollback') {
+    const started = beginRollback({ ...run, failure }, now);
+    return same(started.run, { type: 'note', text: report }, { type: 'announce', text: `:x: ${summaryLine(run)} partly failed: ${plain(failure)}. Rolling back what changed, as the runbook says.${alertWords(run)}` }, ...started.effects);
+  }
+  const stopped: Run = { ...run, status: 'verify-failed', failure };
+  return same(
+    stopped,
+    { type: 'note', text: `${report}\nPress *Roll back* to undo what changed (needs ${requiredApprovals(run)} approval${requiredApprovals(run) > 1 ? 's' : ''}), or *Close* to keep things as they are.` },
+    { type: 'announce', text: `:x: ${summaryLine(stopped)} partly failed: ${plain(failure)}. Changed: ${changed.map((c) => c.words).join('; ')}. Rollback is offered on the card.${alertWords(run)}` },
+  );
 }
 
 function rollbackTimeout(run: Run): number {
@@ -397,15 +472,48 @@ function succeed(run: Run, effects: RunEffect[], now: number): Result {
   );
 }
 
-/** Starts the rollback: restore the state read before the change. */
+/** Starts the rollback: undo what changed, newest first, one change at a time. */
 function beginRollback(run: Run, now: number): Result {
-  const key = `${run.id}/rollback`;
-  const steps = { ...run.steps, [ROLLBACK_STEP]: { status: 'running' as const, attempt: 1, key, startedAt: now, doing: 'acting' as const } };
+  const changes = changedSoFar(run);
+  const items = changes.flatMap((c) => (c.change ? [{ step: c.step.id, change: c.change }] : [])).reverse();
+  const lost = changes.filter((c) => !c.change).map((c) => c.words);
+  const notes: RunEffect[] = lost.length ? [{ type: 'note', text: `:warning: These cannot be undone by a rollback: ${lost.join('; ')}.` }] : [];
+  if (!items.length) return same({ ...run, status: 'rolled-back', finishedAt: now, ended: { at: now } }, ...notes, ...release(run));
+  return startRollbackItem({ ...run, status: 'rolling-back', rollback: { items, index: 0 } }, [...notes, { type: 'note', text: `:gear: Rolling back: ${rollbackWords(run)}` }], now);
+}
+
+function startRollbackItem(run: Run, effects: RunEffect[], now: number): Result {
+  const { items, index } = run.rollback!;
+  const item = items[index]!;
+  const key = index === 0 ? `${run.id}/rollback` : `${run.id}/rollback/${index}`;
+  const previous = run.steps[ROLLBACK_STEP];
+  const steps = { ...run.steps, [ROLLBACK_STEP]: { status: 'running' as const, attempt: (previous?.attempt ?? 0) + 1, key, startedAt: now, doing: 'acting' as const } };
+  const change = item.change;
   return same(
-    { ...run, steps, status: 'rolling-back' },
-    { type: 'note', text: `:gear: Rolling back: ${rollbackWords(run)}` },
-    { type: 'audit', record: { type: 'action-started', key, detail: `rollback: ${rollbackWords(run)}` } },
-    { type: 'execute', step: ROLLBACK_STEP, key, operation: run.plan!.undo },
+    { ...run, steps },
+    ...effects,
+    { type: 'audit', record: { type: 'action-started', key, detail: `rollback of ${item.step}` } },
+    change.kind === 'target'
+      ? { type: 'execute', step: ROLLBACK_STEP, key, operation: change.operation }
+      : { type: 'execute-database', step: ROLLBACK_STEP, key, database: change.database, operation: change.operation },
+  );
+}
+
+/** One change was undone: the next one, or the rollout check once every change is undone. */
+function nextRollbackItem(run: Run, effects: RunEffect[], now: number): Result {
+  const rollback = run.rollback ?? { items: [], index: 0 };
+  if (rollback.index + 1 < rollback.items.length) return startRollbackItem({ ...run, rollback: { ...rollback, index: rollback.index + 1 } }, effects, now);
+  const movedTarget = rollback.items.some((i) => i.change.kind === 'target' && (i.change.operation.type === 'set-replicas' || i.change.operation.type === 'set-hpa-bounds' || i.change.operation.type === 'set-replica-bounds'));
+  if (!movedTarget || !run.plan) {
+    const ended: Run = { ...run, status: 'rolled-back', finishedAt: now, ended: { at: now } };
+    return same(ended, ...effects, { type: 'announce', text: `:leftwards_arrow_with_hook: ${summaryLine(ended)} was rolled back: ${rollbackWords(run)}.` }, ...release(ended));
+  }
+  const deadline = now + rollbackTimeout(run);
+  const verifyState: StepState = { status: 'running', attempt: (run.steps[ROLLBACK_VERIFY_STEP]?.attempt ?? 0) + 1, startedAt: now, deadline, doing: 'measuring' };
+  return same(
+    withStep({ ...run, status: 'rolling-back' }, ROLLBACK_VERIFY_STEP, verifyState),
+    ...effects,
+    { type: 'verify', step: ROLLBACK_VERIFY_STEP, attempt: verifyState.attempt, expect: run.plan.undoExpect, deadline },
   );
 }
 
@@ -429,7 +537,12 @@ export function onApproveRollback(run: Run, actor: Actor, now: number): Result {
 export function resumeSequence(run: Run): RunEffect[] {
   const effects: RunEffect[] = [];
   const rollback = run.steps[ROLLBACK_STEP];
-  if (rollback?.status === 'running' && rollback.key && run.plan) effects.push({ type: 'reconcile', step: ROLLBACK_STEP, key: rollback.key, operation: run.plan.undo });
+  const item = run.rollback?.items[run.rollback.index];
+  if (rollback?.status === 'running' && rollback.key && item) {
+    effects.push(item.change.kind === 'target'
+      ? { type: 'reconcile', step: ROLLBACK_STEP, key: rollback.key, operation: item.change.operation }
+      : { type: 'reconcile-database', step: ROLLBACK_STEP, key: rollback.key, database: item.change.database, operation: item.change.operation });
+  }
   const rollbackVerify = run.steps[ROLLBACK_VERIFY_STEP];
   if (run.status === 'rolling-back' && rollbackVerify?.status === 'running' && rollbackVerify.deadline !== undefined && run.plan) {
     effects.push({ type: 'verify', step: ROLLBACK_VERIFY_STEP, attempt: rollbackVerify.attempt, expect: run.plan.undoExpect, deadline: rollbackVerify.deadline });
@@ -439,9 +552,13 @@ export function resumeSequence(run: Run): RunEffect[] {
   const state = step ? run.steps[step.id] : undefined;
   if (!step || !state || state.status !== 'running') return effects;
   switch (state.doing) {
-    case 'acting':
-      if (state.key) effects.push({ type: 'reconcile', step: step.id, key: state.key, operation: (state.plan ?? run.plan!).operation });
+    case 'acting': {
+      if (!state.key) break;
+      const change = step.kind === 'action' && step.operation !== 'scale' ? run.stepPlans?.[step.id]?.plan?.change : undefined;
+      if (change?.kind === 'database') effects.push({ type: 'reconcile-database', step: step.id, key: state.key, database: change.database, operation: change.operation });
+      else effects.push({ type: 'reconcile', step: step.id, key: state.key, operation: change?.kind === 'target' ? change.operation : (state.plan ?? run.plan!).operation });
       break;
+    }
     case 'planning':
       if (run.cursor) effects.push({ type: 'plan', attempt: state.attempt, replicas: nextRound(currentLevel(run) ?? 0, targetOf(run) ?? 0), step: step.id });
       break;

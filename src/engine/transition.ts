@@ -13,6 +13,7 @@ import { evaluateLocalProbe } from './local-probes.ts';
 import { computeTarget, judge, levelOf, targetOf } from './verdict.ts';
 import { approvalStep, describeStatus, findStep, formatState, release, reply, requiredApprovals, same, stepsOf, summaryLine, type Result } from './common.ts';
 import { approvalRefusal, approverHint, finished } from './approvals.ts';
+import { issueStepPlans, onStepPlan, stepPlanProblems, stepPlansReady } from './step-plans.ts';
 import { onCancelScaleDown, onScaleDownDue, onScaleDownOpened, onScheduleScaleDown, SCALE_DOWN_TIMER } from './follow-up.ts';
 import { notifyText, onActionResult, onApproveRollback, onRollout, onRoundPlan, onStepProbe, onWake, resumeSequence, startSequence, gradualPath } from './sequence.ts';
 
@@ -123,6 +124,23 @@ function apply(run: Run, event: RunEvent, now: number): Result {
       return event.step ? onRoundPlan(run, event, now) : onPlan(run, event, now);
     case 'probe-result':
       return onProbeResult(run, event, now);
+    case 'step-plan-ready':
+    case 'step-plan-failed': {
+      if (run.status !== 'checking' && run.status !== 'awaiting') return same(run);
+      const stored = onStepPlan(run, event);
+      if (!stored) return same(run);
+      const step = findStep(run.runbook, event.step);
+      const notes: RunEffect[] = [];
+      if (!stepPlansReady(run) && stepPlansReady(stored.run)) {
+        const lines = Object.entries(stored.run.stepPlans ?? {}).map(([id, e]) => `• *${plain(findStep(run.runbook, id)?.title ?? id)}:* ${plain(e.plan!.summary)}${e.plan!.changes ? '' : ' (nothing to change)'}${e.plan!.warning ? ` — :warning: ${plain(e.plan!.warning)}` : ''}`);
+        notes.push({ type: 'note', text: ['*Also planned:*', ...lines].join('\n') });
+      } else if (event.type === 'step-plan-failed') {
+        notes.push({ type: 'note', text: `:x: *${plain(step?.title ?? event.step)}* could not be planned: ${plain(event.error)}. Fix the cause and press *Re-run checks*.` });
+      }
+      return settleChecks(stored.changed ? bumpEvidence(stored.run, `the plan of "${step?.title ?? event.step}" changed`) : stored.run, notes, now);
+    }
+    case 'database-done':
+      return onActionResult(run, event, now);
     case 'rerun-checks':
       return onRerun(run, event.actor, now);
     case 'ticks':
@@ -251,8 +269,9 @@ function settleChecks(input: Run & { resetNote?: string }, effects: RunEffect[],
   out.push(...resolved.effects);
   if (run.status !== 'checking') return proceed(run, out, now);
   if (checksRunning(run) || (run.plan === undefined && run.planError === undefined)) return same(run, ...out);
-  let awaiting: Run = { ...run, status: 'awaiting' };
-  out.push({ type: 'note', text: checksNote(awaiting) });
+  const planned = issueStepPlans({ ...run, status: 'awaiting' });
+  let awaiting: Run = planned.run;
+  out.push({ type: 'note', text: checksNote(awaiting) }, ...planned.effects);
   // Pre-scale notify steps speak once the evidence (and so the target and current replicas) is known.
   for (const step of run.runbook.phases['pre-scale']) {
     if (step.kind !== 'notify' || awaiting.steps[step.id]?.status !== 'pending') continue;
@@ -300,6 +319,7 @@ export function blockingProblems(run: Run): string[] {
     if (state.status === 'unmeasured') problems.push(`${step.title}: could not measure (${state.result?.summary ?? 'no answer'})`);
   }
   if (run.planError) problems.push(`the plan could not be made: ${run.planError}`);
+  problems.push(...stepPlanProblems(run));
   return problems;
 }
 
@@ -477,7 +497,7 @@ function proceed(run: Run, effects: RunEffect[], now: number): Result {
     const expired = expire(run, now);
     return same(expired.run, ...effects, ...expired.effects);
   }
-  if (blockingProblems(run).length || !run.plan || openManualSteps(run).length) return same(run, ...effects);
+  if (blockingProblems(run).length || !run.plan || !stepPlansReady(run) || openManualSteps(run).length) return same(run, ...effects);
   if (run.approvals.length < requiredApprovals(run)) return same(run, ...effects);
   const plan = run.plan;
   if (run.request.dryRun) {

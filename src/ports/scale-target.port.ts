@@ -1,5 +1,5 @@
 // One interface for everything that can be scaled; one adapter per platform. Probes are read-only.
-import type { Plan, ProbeResult, TargetOperation, TargetState } from '../engine/run.ts';
+import type { Plan, ProbeResult, StepPlan, StepRequest, TargetOperation, TargetState } from '../engine/run.ts';
 
 export interface ApplyResult {
   before: TargetState;
@@ -15,6 +15,8 @@ export interface RolloutExpectation {
 export interface ScaleTarget {
   /** Reads the real state and decides the exact operation (and its undo) for `replicas`. */
   plan(replicas: number): Promise<Plan>;
+  /** Plans an action step other than `scale` (HPA bounds, HPA scale-down) from the real state; throws when the platform has no such thing. */
+  planStep?(request: Extract<StepRequest, { kind: 'target' }>): Promise<StepPlan>;
   /** Carries out one operation. Changes only what the operation names. */
   apply(operation: TargetOperation): Promise<ApplyResult>;
   /** A read-only `kubernetes.*` probe (see workflows/probe-catalog.ts), for the run heading to `replicas`. */

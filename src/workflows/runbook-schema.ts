@@ -76,12 +76,28 @@ export const approvalStepSchema = z.strictObject({
   expires: duration('7d').default(30 * 60_000),
 });
 
+/** What an action step can do. `scale` moves the service to the run's target; the rest change one named thing. */
+export const ACTION_OPERATIONS = ['scale', 'hpa-bounds', 'hpa-scale-down', 'database-capacity', 'add-reader', 'remove-reader', 'instance-class'] as const;
+export type ActionOperation = (typeof ACTION_OPERATIONS)[number];
+const DATABASE_OPERATIONS: readonly ActionOperation[] = ['database-capacity', 'add-reader', 'remove-reader', 'instance-class'];
+
 export const actionStepSchema = z.strictObject({
   ...base,
   kind: z.literal('action'),
-  operation: z.enum(['scale']),
+  operation: z.enum(ACTION_OPERATIONS),
   /** In a scale-down phase: each round goes halfway from the current replicas to the target. */
   gradual: z.enum(['halve-distance']).optional(),
+  /** hpa-bounds (replicas) and database-capacity (ACU): the new floor and ceiling; what is there stays when absent. */
+  min: expression.optional(),
+  max: expression.optional(),
+  /** hpa-scale-down: false disables the HPA's scale-down (behavior.scaleDown.selectPolicy: Disabled) around an event; true restores it. */
+  enabled: z.boolean().optional(),
+  /** Database operations: one of the service's `databases` in the catalog. */
+  database: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, 'a database name from the service\'s `databases` in the catalog').optional(),
+  /** remove-reader and instance-class: the instance; add-reader: the new reader's id (generated when absent). */
+  instance: z.string().regex(/^[a-zA-Z][a-zA-Z0-9-]{0,62}$/, 'a DB instance identifier').optional(),
+  /** instance-class (and add-reader, default db.serverless): e.g. db.r6g.xlarge. */
+  class: z.string().regex(/^db\.[a-z0-9]+(\.[a-z0-9]+)*$/, 'a DB instance class such as db.serverless or db.r6g.large').optional(),
 });
 
 export const waitStepSchema = z.strictObject({
@@ -222,6 +238,7 @@ function shapeProblems(runbook: Runbook, ctx: Ctx): void {
   for (const phase of PHASES) {
     runbook.phases[phase].forEach((step, index) => {
       const at = ['phases', phase, index];
+      if (step.kind === 'action') actionProblems(step, phase, at, ctx);
       if (step.kind === 'wait') {
         if ((step.duration === undefined) === (step.until === undefined)) ctx.addIssue({ code: 'custom', path: at, message: 'a wait step has either a duration ("10m") or an until condition with a timeout' });
         if (step.until && step.timeout === undefined) ctx.addIssue({ code: 'custom', path: [...at, 'timeout'], message: 'a wait with an until condition needs a timeout: what happens if it never holds?' });
@@ -236,9 +253,38 @@ function shapeProblems(runbook: Runbook, ctx: Ctx): void {
   }
 }
 
+const AURORA_PARAMS = z.strictObject({ database: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "a database name from the service's `databases`").optional() });
+
+/** Each operation takes its own fields, and only those. */
+function actionProblems(step: ActionStep, phase: PhaseName, at: (string | number)[], ctx: Ctx): void {
+  const op = step.operation;
+  const fields: Record<ActionOperation, readonly string[]> = {
+    scale: ['gradual'],
+    'hpa-bounds': ['min', 'max'],
+    'hpa-scale-down': ['enabled'],
+    'database-capacity': ['database', 'min', 'max'],
+    'add-reader': ['database', 'instance', 'class'],
+    'remove-reader': ['database', 'instance'],
+    'instance-class': ['database', 'instance', 'class'],
+  };
+  for (const field of ['gradual', 'min', 'max', 'enabled', 'database', 'instance', 'class'] as const) {
+    if (step[field] !== undefined && !fields[op].includes(field)) ctx.addIssue({ code: 'custom', path: [...at, field], message: `${field} does not apply to operation ${op}; it takes: ${fields[op].join(', ') || 'nothing more'}` });
+  }
+  const need = (field: 'min' | 'max' | 'enabled' | 'database' | 'instance' | 'class', why: string) => {
+    if (step[field] === undefined) ctx.addIssue({ code: 'custom', path: [...at, field], message: why });
+  };
+  if (op === 'hpa-bounds' && step.min === undefined && step.max === undefined) ctx.addIssue({ code: 'custom', path: at, message: 'hpa-bounds needs min, max or both (expressions, e.g. max: "replicas * 2")' });
+  if (op === 'database-capacity' && (step.min === undefined || step.max === undefined)) ctx.addIssue({ code: 'custom', path: at, message: 'database-capacity needs min and max in ACU (expressions, e.g. min: "service.acu_peak_min")' });
+  if (op === 'hpa-scale-down') need('enabled', 'hpa-scale-down needs enabled: false (disable the HPA\'s scale-down) or true (restore it)');
+  if (DATABASE_OPERATIONS.includes(op)) need('database', `${op} needs database: <one of the service's databases in the catalog>`);
+  if (op === 'remove-reader' || op === 'instance-class') need('instance', `${op} needs instance: <the DB instance identifier>`);
+  if (op === 'instance-class') need('class', 'instance-class needs class: e.g. db.r6g.xlarge');
+  if (phase === 'scale-down' && op !== 'scale') ctx.addIssue({ code: 'custom', path: [...at, 'operation'], message: 'the scale-down phase walks the replicas (operation: scale, gradual: halve-distance)' });
+}
+
 /** A probe's `with:` parameters, checked at load against what the probe accepts. */
 function withProblems(probe: ProbeName, params: Record<string, unknown> | undefined, at: (string | number)[], ctx: Ctx): void {
-  const schema = Object.hasOwn(PROBE_PARAMS, probe) ? PROBE_PARAMS[probe as keyof typeof PROBE_PARAMS] : undefined;
+  const schema = probe === 'aws.aurora' ? AURORA_PARAMS : Object.hasOwn(PROBE_PARAMS, probe) ? PROBE_PARAMS[probe as keyof typeof PROBE_PARAMS] : undefined;
   if (!schema) {
     if (params && Object.keys(params).length) ctx.addIssue({ code: 'custom', path: at, message: `the ${probe} probe takes no parameters` });
     return;
@@ -284,6 +330,7 @@ function referenceProblems(runbook: Runbook, ctx: Ctx): void {
       }
       if (step.kind === 'check' || step.kind === 'verify') check(step.pass, [...at, 'pass'], PROBES[step.probe].values, own);
       if (step.kind === 'wait' && step.until) check(step.until.pass, [...at, 'until', 'pass'], PROBES[step.until.probe].values, own);
+      if (step.kind === 'action') for (const field of ['min', 'max'] as const) check(step[field], [...at, field], undefined, own);
       if (phase === 'scale-down' && step.kind === 'check') scope.set(scopeName(step.id), PROBES[step.probe].values);
     });
   }

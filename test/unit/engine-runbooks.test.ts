@@ -424,3 +424,115 @@ describe('Schedule scale-down from a verified scale-up', () => {
     expect(sim.of('reply', sim.send({ type: 'schedule-scale-down', actor: { user: 'U0ALICE', approver: false } }))[0]!.text).toContain('nothing to schedule');
   });
 });
+
+const EVENT_UP = `
+name: event-up
+direction: up
+phases:
+  pre-scale:
+    - { id: traffic, title: Forecast traffic, kind: check, probe: prometheus, with: { query: rps }, pass: "value >= 0" }
+  approve:
+    - { id: approval, title: Approval, kind: approval }
+  execute:
+    - { id: scale, title: Raise the floor, kind: action, operation: scale }
+    - { id: hpa-max, title: Raise the HPA ceiling, kind: action, operation: hpa-bounds, max: "max(replicas * 2, 20)" }
+    - { id: no-scale-down, title: Disable HPA scale-down, kind: action, operation: hpa-scale-down, enabled: false }
+    - { id: acu, title: Raise Aurora capacity, kind: action, operation: database-capacity, database: db, min: "service.acu_min", max: "service.acu_max" }
+  verify:
+    - { id: rollout, title: Rollout, kind: verify, probe: kubernetes.rollout }
+`;
+
+describe('actions with plans of their own: HPA bounds and policy, database capacity (seed 003 event pre-scale)', () => {
+  const stepPlan = (summary: string, change: import('../../src/engine/run.ts').StepPlan['change']) => ({ summary, calls: [`call for ${summary}`], changes: true, change });
+  const hpaMax = stepPlan('Set HPA bounds 8..10 → 8..20', { kind: 'target', operation: { type: 'set-hpa-bounds', hpa: 'api', minReplicas: 8, maxReplicas: 20, from: { minReplicas: 8, maxReplicas: 10 } }, undo: { type: 'set-hpa-bounds', hpa: 'api', minReplicas: 8, maxReplicas: 10, from: { minReplicas: 8, maxReplicas: 20 } } });
+  const noDown = stepPlan('Disable scale-down of HPA api', { kind: 'target', operation: { type: 'set-hpa-scale-down', hpa: 'api', selectPolicy: 'Disabled', from: null }, undo: { type: 'set-hpa-scale-down', hpa: 'api', selectPolicy: null, from: 'Disabled' } });
+  const acu = stepPlan('Set cluster prod capacity 2..16 ACU → 8..64 ACU', { kind: 'database', database: 'db', operation: { type: 'set-capacity', min: 8, max: 64, from: { min: 2, max: 16 } }, undo: { type: 'set-capacity', min: 2, max: 16, from: { min: 8, max: 64 } } });
+  const db = (min: number, max: number) => ({ id: 'prod', status: 'available', capacity: { min, max }, members: [{ id: 'prod-1', role: 'writer' as const, instanceClass: 'db.serverless', status: 'available' }] });
+
+  function approved(): Sim {
+    const sim = Sim.start({ runbook: runbookFrom(EVENT_UP), replicas: 8, service: { params: { acu_min: 8, acu_max: 64 }, databases: ['db'] } });
+    sim.answerChecks({ traffic: measured({ value: 3000 }) });
+    // The step plans are asked for once the checks have answered, with their numbers computed.
+    const asked = sim.of('plan-step');
+    expect(asked.map((e) => [e.step, e.request])).toEqual([
+      ['hpa-max', { kind: 'target', operation: 'hpa-bounds', max: 20 }],
+      ['no-scale-down', { kind: 'target', operation: 'hpa-scale-down', enabled: false }],
+      ['acu', { kind: 'database', database: 'db', operation: { type: 'set-capacity', min: 8, max: 64 } }],
+    ]);
+    sim.approve();
+    expect(sim.run.status).toBe('awaiting'); // the step plans are not in yet
+    for (const [step, plan] of [['hpa-max', hpaMax], ['no-scale-down', noDown], ['acu', acu]] as const) {
+      sim.send({ type: 'step-plan-ready', step, attempt: 1, plan });
+    }
+    expect(sim.run.status).toBe('executing');
+    return sim;
+  }
+
+  it('plans, then executes each change in order with its own key; the database is followed to available', () => {
+    const sim = approved();
+    sim.send({ type: 'action-done', step: 'scale', key: 'run-test0001/scale', before: { replicas: 5, readyReplicas: 5 }, after: { replicas: 10, readyReplicas: 5 } });
+    expect(sim.of('execute').at(-1)).toEqual({ type: 'execute', step: 'hpa-max', key: 'run-test0001/hpa-max', operation: hpaMax.change.operation });
+    sim.send({ type: 'action-done', step: 'hpa-max', key: 'run-test0001/hpa-max', before: { replicas: 10, readyReplicas: 10 }, after: { replicas: 10, readyReplicas: 10, hpa: { name: 'api', minReplicas: 8, maxReplicas: 20 } } });
+    sim.send({ type: 'action-done', step: 'no-scale-down', key: 'run-test0001/no-scale-down', before: { replicas: 10, readyReplicas: 10 }, after: { replicas: 10, readyReplicas: 10, hpa: { name: 'api', minReplicas: 8, maxReplicas: 20, scaleDownDisabled: true } } });
+    expect(sim.of('execute-database')).toEqual([{ type: 'execute-database', step: 'acu', key: 'run-test0001/acu', database: 'db', operation: acu.change.operation }]);
+    const effects = sim.send({ type: 'database-done', step: 'acu', key: 'run-test0001/acu', database: 'db', before: db(2, 16), after: db(8, 64) });
+    expect(sim.of('note', effects)[0]!.text).toContain('prod 2..16 ACU, 0 readers → prod 8..64 ACU, 0 readers');
+    expect(sim.run.status).toBe('verifying');
+    expect(sim.run.databases).toEqual({ db: { before: db(2, 16), after: db(8, 64) } });
+  });
+
+  it('a change that fails after others: says what changed and what did not, offers a rollback that undoes them newest first', () => {
+    const sim = approved();
+    sim.send({ type: 'action-done', step: 'scale', key: 'run-test0001/scale', before: { replicas: 5, readyReplicas: 5 }, after: { replicas: 10, readyReplicas: 5 } });
+    sim.send({ type: 'action-done', step: 'hpa-max', key: 'run-test0001/hpa-max', before: { replicas: 10, readyReplicas: 10 }, after: { replicas: 10, readyReplicas: 10 } });
+    sim.send({ type: 'action-done', step: 'no-scale-down', key: 'run-test0001/no-scale-down', before: { replicas: 10, readyReplicas: 10 }, after: { replicas: 10, readyReplicas: 10 } });
+    const effects = sim.send({ type: 'action-failed', step: 'acu', key: 'run-test0001/acu', error: 'InvalidDBClusterStateFault: the cluster is modifying' });
+    expect(sim.run.status).toBe('verify-failed');
+    const report = sim.of('note', effects)[0]!.text;
+    expect(report).toContain('*Partly executed.* Raise Aurora capacity failed: InvalidDBClusterStateFault');
+    expect(report).toContain('Changed: Set Deployment prod/api-gateway replicas 5 → 10; Set HPA bounds 8..10 → 8..20; Disable scale-down of HPA api.');
+    expect(report).toContain('Not changed: Raise Aurora capacity.');
+    sim.send({ type: 'approve-rollback', actor: { user: 'U0CAROL', approver: true } });
+    const undo = () => sim.of('execute').filter((e) => e.step === '@rollback').at(-1)!;
+    expect(undo()).toMatchObject({ key: 'run-test0001/rollback', operation: noDown.change.undo });
+    sim.send({ type: 'action-done', step: '@rollback', key: 'run-test0001/rollback', before: { replicas: 10, readyReplicas: 10 }, after: { replicas: 10, readyReplicas: 10 } });
+    expect(undo()).toMatchObject({ key: 'run-test0001/rollback/1', operation: hpaMax.change.undo });
+    sim.send({ type: 'action-done', step: '@rollback', key: 'run-test0001/rollback/1', before: { replicas: 10, readyReplicas: 10 }, after: { replicas: 10, readyReplicas: 10 } });
+    expect(undo()).toMatchObject({ key: 'run-test0001/rollback/2', operation: { type: 'set-replicas', replicas: 5, from: 10 } });
+    sim.send({ type: 'action-done', step: '@rollback', key: 'run-test0001/rollback/2', before: { replicas: 10, readyReplicas: 10 }, after: { replicas: 5, readyReplicas: 10 } });
+    expect(sim.of('verify').at(-1)).toMatchObject({ step: '@rollback-verify', expect: { replicas: 5, atLeast: false } });
+    sim.send({ type: 'verify-passed', step: '@rollback-verify', attempt: 1, result: passing('5/5 ready') });
+    expect(sim.run.status).toBe('rolled-back');
+    expect(sim.of('execute-database')).toHaveLength(1); // the failed database change is not "undone"
+  });
+
+  it('a step whose numbers cannot be computed blocks approval with the reason', () => {
+    const sim = Sim.start({ runbook: runbookFrom(EVENT_UP), replicas: 8, service: { params: { acu_min: 8 }, databases: ['db'] } });
+    sim.answerChecks({ traffic: measured({ value: 3000 }) });
+    expect(sim.run.stepPlans!.acu!.error).toContain('unknown name "service.acu_max"');
+    sim.approve();
+    expect(sim.of('reply').at(-1)!.text).toContain('Cannot approve while blocked: Raise Aurora capacity: its numbers could not be computed');
+  });
+
+  it('validates each operation\'s fields', () => {
+    expect(problemsOf(EVENT_UP.replace(', database: db, min: "service.acu_min"', ', min: "service.acu_min"')).join('\n')).toContain('database-capacity needs database');
+    expect(problemsOf(EVENT_UP.replace('operation: hpa-scale-down, enabled: false', 'operation: hpa-scale-down')).join('\n')).toContain('hpa-scale-down needs enabled');
+    expect(problemsOf(EVENT_UP.replace('operation: hpa-bounds, max:', 'operation: hpa-bounds, database: db, max:')).join('\n')).toContain('database does not apply to operation hpa-bounds');
+  });
+});
+
+describe('step plans after Re-run checks', () => {
+  it('the last attempt\'s plans do not count until the new ones are in', () => {
+    const text = EVENT_UP.replace(/\n {4}- \{ id: no-scale-down.*\n/, '\n').replace(/\n {4}- \{ id: acu.*\n/, '\n');
+    const sim = Sim.start({ runbook: runbookFrom(text), replicas: 8 });
+    sim.answerChecks({ traffic: measured({ value: 3000 }) });
+    const plan = { summary: 'Set HPA bounds 8..10 → 8..20', calls: ['PATCH'], changes: true, change: { kind: 'target' as const, operation: { type: 'set-hpa-bounds' as const, hpa: 'api', minReplicas: 8, maxReplicas: 20 } } };
+    sim.send({ type: 'step-plan-ready', step: 'hpa-max', attempt: 1, plan });
+    sim.send({ type: 'rerun-checks', actor: { user: 'U0ALICE', approver: false } });
+    sim.answerChecks({ traffic: measured({ value: 3000 }) });
+    sim.approve();
+    expect(sim.run.status).toBe('awaiting');
+    sim.send({ type: 'step-plan-ready', step: 'hpa-max', attempt: 2, plan });
+    expect(sim.run.status).toBe('executing');
+  });
+});

@@ -250,7 +250,7 @@ describe('the scalebot CLI', () => {
     const lines = stdout.trim().split('\n');
     expect(lines).toContain('test/fixtures/catalogs/malformed/min-above-max.yml:5: services.api-gateway.limits.min: min (60) is above max (50)');
     expect(lines).toContain(
-      'test/fixtures/catalogs/malformed/unknown-field.yml:5: services.api-gateway.limit: unknown field "limit"; expected one of: description, target, limits, approvals, requesters, channel, runbooks, params, sources, scale-down-after, peak-windows',
+      'test/fixtures/catalogs/malformed/unknown-field.yml:5: services.api-gateway.limit: unknown field "limit"; expected one of: description, target, limits, approvals, requesters, channel, runbooks, params, sources, scale-down-after, databases, peak-windows',
     );
     for (const line of lines.slice(0, -1)) expect(line).toMatch(/^test\/fixtures\/catalogs\/malformed\/[a-z-]+\.yml(:\d+)?: (\(top level\)|\S+): .+/);
     // The eleven fixtures, and the built-in scale-up runbook the catalogs are checked against.

@@ -3,7 +3,7 @@
 // Never reads-modifies-writes the whole Deployment. Its probes only read; each returns the named
 // numbers (`values`) a runbook's expressions use.
 import * as k8s from '@kubernetes/client-node';
-import type { Plan, ProbeResult, TargetOperation, TargetState } from '../../engine/run.ts';
+import type { Plan, ProbeResult, StepPlan, StepRequest, TargetOperation, TargetState } from '../../engine/run.ts';
 import type { Clock } from '../../ports/clock.port.ts';
 import type { ApplyResult, RolloutExpectation, ScaleTarget } from '../../ports/scale-target.port.ts';
 import { formatDuration } from '../../workflows/duration.ts';
@@ -187,6 +187,7 @@ export class KubernetesTarget implements ScaleTarget {
           return { before, after: { replicas: patched.spec?.replicas ?? operation.replicas, readyReplicas: patched.status?.replicas ?? 0 } };
         }
         if (operation.type === 'set-replica-bounds') throw new Error(`${this.label} has no min/max replicas of its own (an HPA has): this operation is for other platforms`);
+        if (operation.type === 'set-hpa-scale-down') return await this.applyScaleDownPolicy(operation);
         const hpaName = operation.hpa;
         const current = await this.call(`read HPA ${namespace}/${hpaName}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: hpaName, namespace }));
         const hpaState = (h: Hpa) => ({ name: hpaName, minReplicas: h.spec?.minReplicas ?? 1, maxReplicas: h.spec?.maxReplicas ?? 0 });
@@ -207,6 +208,56 @@ export class KubernetesTarget implements ScaleTarget {
     }
   }
 
+  private readHpa(name: string): Promise<Hpa> {
+    const { namespace } = this.config;
+    return this.call(`read HPA ${namespace}/${name}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ name, namespace }));
+  }
+
+  /** HPA bounds or its scale-down policy, as a step of its own (seed 003: raise maxReplicas, disable scale-down around an event). */
+  async planStep(request: Extract<StepRequest, { kind: 'target' }>): Promise<StepPlan> {
+    const hpa = await this.findHpa();
+    if (!hpa?.spec || !hpa.metadata?.name) throw new Error(`no HPA manages ${this.label}, so ${request.operation} has nothing to change; name it in the catalog (target.hpa) if it exists`);
+    const name = hpa.metadata.name;
+    const path = this.hpaPath(name);
+    if (request.operation === 'hpa-bounds') {
+      const min = hpa.spec.minReplicas ?? 1;
+      const max = hpa.spec.maxReplicas;
+      const newMin = request.min ?? min;
+      const newMax = request.max ?? max;
+      if (newMin < 1 || newMax < newMin) throw new Error(`HPA bounds ${newMin}..${newMax} are not valid: the floor must be at least 1 and not above the ceiling`);
+      const operation: TargetOperation = { type: 'set-hpa-bounds', hpa: name, minReplicas: newMin, maxReplicas: newMax, from: { minReplicas: min, maxReplicas: max } };
+      return {
+        summary: `Set HPA ${this.config.namespace}/${name} bounds ${min}..${max} → ${newMin}..${newMax}`,
+        calls: [`PATCH ${path} (merge patch, only if its resourceVersion is unchanged) ${JSON.stringify(hpaPatchBody(operation))}`],
+        changes: newMin !== min || newMax !== max,
+        change: { kind: 'target', operation, undo: { type: 'set-hpa-bounds', hpa: name, minReplicas: min, maxReplicas: max, from: { minReplicas: newMin, maxReplicas: newMax } } },
+      };
+    }
+    const policy = hpa.spec.behavior?.scaleDown?.selectPolicy ?? null;
+    const want = request.enabled ? (policy === 'Disabled' ? null : policy) : 'Disabled';
+    const operation: TargetOperation = { type: 'set-hpa-scale-down', hpa: name, selectPolicy: want, from: policy };
+    return {
+      summary: request.enabled ? `Re-enable scale-down of HPA ${this.config.namespace}/${name} (selectPolicy ${policy ?? 'default'} → ${want ?? 'default'})` : `Disable scale-down of HPA ${this.config.namespace}/${name} (selectPolicy ${policy ?? 'default'} → Disabled): it can still scale up`,
+      calls: [`PATCH ${path} (merge patch, only if its resourceVersion is unchanged) ${JSON.stringify(scaleDownPatchBody(want))}`],
+      changes: want !== policy,
+      change: { kind: 'target', operation, undo: { type: 'set-hpa-scale-down', hpa: name, selectPolicy: policy, from: want } },
+    };
+  }
+
+  private async applyScaleDownPolicy(operation: Extract<TargetOperation, { type: 'set-hpa-scale-down' }>): Promise<ApplyResult> {
+    const { namespace } = this.config;
+    const current = await this.readHpa(operation.hpa);
+    const policy = current.spec?.behavior?.scaleDown?.selectPolicy ?? null;
+    const before = hpaTargetState(current, operation.hpa);
+    if (policy === operation.selectPolicy) return { before, after: before };
+    if (operation.from !== undefined && policy !== operation.from) {
+      throw new Error(`HPA ${namespace}/${operation.hpa} changed since the plan was made: its scale-down policy is ${policy ?? 'default'}, the plan expected ${operation.from ?? 'default'}. Nothing was changed; request again`);
+    }
+    const body = { metadata: { resourceVersion: current.metadata?.resourceVersion }, ...scaleDownPatchBody(operation.selectPolicy) };
+    const patched = await this.call(`patch HPA ${namespace}/${operation.hpa}`, () => this.autoscaling.patchNamespacedHorizontalPodAutoscaler({ name: operation.hpa, namespace, body }, MERGE_PATCH), { conflicts: 'fail' });
+    return { before, after: hpaTargetState(patched, operation.hpa) };
+  }
+
   async reconcile(operation: TargetOperation): ReturnType<ScaleTarget['reconcile']> {
     const { namespace, deployment: name } = this.config;
     if (operation.type === 'set-replicas') {
@@ -218,6 +269,14 @@ export class KubernetesTarget implements ScaleTarget {
       return { status: 'diverged', detail: `${this.label} has ${current} replicas: neither the ${operation.from} it had before nor the ${operation.replicas} requested` };
     }
     if (operation.type === 'set-replica-bounds') return { status: 'diverged', detail: `${this.label} has no min/max replicas of its own` };
+    if (operation.type === 'set-hpa-scale-down') {
+      const read = await this.readHpa(operation.hpa);
+      const policy = read.spec?.behavior?.scaleDown?.selectPolicy ?? null;
+      const state = hpaTargetState(read, operation.hpa);
+      if (policy === operation.selectPolicy) return { status: 'applied', state };
+      if (operation.from === undefined || policy === operation.from) return { status: 'not-applied', state };
+      return { status: 'diverged', detail: `HPA ${namespace}/${operation.hpa} has scale-down policy ${policy ?? 'default'}: neither ${operation.from ?? 'default'} from before nor the requested ${operation.selectPolicy ?? 'default'}` };
+    }
     const hpa = await this.call(`read HPA ${namespace}/${operation.hpa}`, () => this.autoscaling.readNamespacedHorizontalPodAutoscaler({ name: operation.hpa, namespace }));
     const min = hpa.spec?.minReplicas ?? 1;
     const max = hpa.spec?.maxReplicas ?? 0;
@@ -658,6 +717,19 @@ function ago(ms: number): string {
   const hours = Math.floor(minutes / 60);
   if (hours < 48) return `${hours} h ago`;
   return `${Math.floor(hours / 24)} days ago`;
+}
+
+function scaleDownPatchBody(selectPolicy: string | null): { spec: { behavior: { scaleDown: { selectPolicy: string | null } } } } {
+  return { spec: { behavior: { scaleDown: { selectPolicy } } } };
+}
+
+function hpaTargetState(hpa: Hpa, name: string): TargetState {
+  const current = hpa.status?.currentReplicas ?? 0;
+  return {
+    replicas: current,
+    readyReplicas: current,
+    hpa: { name, minReplicas: hpa.spec?.minReplicas ?? 1, maxReplicas: hpa.spec?.maxReplicas ?? 0, scaleDownDisabled: hpa.spec?.behavior?.scaleDown?.selectPolicy === 'Disabled' },
+  };
 }
 
 function hpaPatchBody(op: Extract<TargetOperation, { type: 'set-hpa-bounds' }>): { spec: { minReplicas: number; maxReplicas?: number } } {
