@@ -540,11 +540,9 @@ describe('seed 001 Broxiva: /scale broxiva-api, the capacity formula, the DB poo
     report('seed 001 broxiva-api auto 3 → 4', { prometheusQueries: prom.requests.length });
   }, 30_000);
 
-  // BUG (src/adapters/slack/render-card.ts:38, mrkdwn() clipping a whole phase at MAX_SECTION
-  // 2900 characters): with the 14 checks of broxiva-api-up and their detail lines, the Pre-scale
-  // section is cut off after "Room on the nodes…", so the card never shows the two checks that can
-  // block this runbook (the DB pool budget and Redis clients); only the thread has them.
-  it.fails('the card shows every pre-scale check, including the DB pool budget and Redis clients', () => {
+  // Was a bug: a phase was one section clipped at 2900 characters, so the last checks of
+  // broxiva-api-up never reached the card. Long phases now continue in further sections.
+  it('the card shows every pre-scale check, including the DB pool budget and Redis clients', () => {
     const text = cardText(h.slack.channelMessages('C0INFRA').find((m) => m.blocks && cardText(m).includes('runbook `broxiva-api-up`')));
     expect(evidence).toContain('budget 4 × 20 = 80');
     expect(text).toContain('*Database connection pool: pods × 20 ≤ max_connections − 50* — ');

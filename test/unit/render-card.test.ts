@@ -58,3 +58,16 @@ describe('the run card in Block Kit', () => {
     }
   });
 });
+
+describe('long phases', () => {
+  it('continue in further sections instead of losing their last items (14 checks with evidence)', async () => {
+    const { packSections } = await import('../../src/adapters/slack/render-card.ts');
+    const lines = Array.from({ length: 14 }, (_, i) => `:white_check_mark: *Check ${i + 1}* — ${'evidence '.repeat(40)}`);
+    const sections = packSections('*Pre-scale checks*', lines);
+    expect(sections.length).toBeGreaterThan(1);
+    for (const s of sections) expect(s.length).toBeLessThanOrEqual(2900);
+    const all = sections.join('\n');
+    for (let i = 1; i <= 14; i++) expect(all).toContain(`*Check ${i}*`);
+    expect(sections[0]!.startsWith('*Pre-scale checks*')).toBe(true);
+  });
+});

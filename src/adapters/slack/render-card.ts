@@ -38,6 +38,23 @@ function mrkdwn(text: string): Block {
   return { type: 'section', text: { type: 'mrkdwn', text: clip(text, MAX_SECTION) } };
 }
 
+/** Whole lines packed into sections of at most MAX_SECTION characters, the heading on the first. */
+export function packSections(heading: string, lines: string[]): string[] {
+  const sections: string[] = [];
+  let current = heading;
+  for (const raw of lines) {
+    const line = clip(raw, MAX_SECTION - 20);
+    if (current.length + 1 + line.length > MAX_SECTION) {
+      sections.push(current);
+      current = line;
+    } else {
+      current = `${current}\n${line}`;
+    }
+  }
+  sections.push(current);
+  return sections;
+}
+
 function itemLine(item: CardItem): string {
   const lines = [`${STEP_ICON[item.state]} *${item.title}*${item.detail ? ` — ${item.detail}` : ''}`];
   for (const line of item.lines ?? []) lines.push(`      • ${line}`);
@@ -50,7 +67,9 @@ function phaseBlocks(card: CardView, phase: CardPhase): Block[] {
   if (phase.checklist && !phase.checklist.open) {
     for (const o of phase.checklist.options) lines.push(`${o.ticked ? ':ballot_box_with_check:' : ':white_large_square:'} ${o.title}${o.by ? ` — <@${o.by}>` : ''}`);
   }
-  blocks.push(mrkdwn(`*${phase.title}*\n${lines.length ? lines.join('\n') : '_nothing to do_'}`));
+  // A section holds at most 3000 characters: a long phase (14 checks with evidence) continues in
+  // further sections rather than losing its last items.
+  for (const text of packSections(`*${phase.title}*`, lines.length ? lines : ['_nothing to do_'])) blocks.push(mrkdwn(text));
   if (phase.checklist?.open) {
     const options = phase.checklist.options;
     for (let i = 0; i < options.length; i += 10) {
