@@ -94,6 +94,8 @@ export interface RdsServer {
   stall(on: boolean): void;
   /** Completes every pending transition now. */
   settle(): void;
+  /** Runs `fn` just before the next request of `action` is handled (e.g. to change state between two reads). */
+  beforeNext(action: string, fn: () => void): void;
   close(): Promise<void>;
 }
 
@@ -128,6 +130,7 @@ export async function startRdsServer(opts: RdsServerOptions = {}): Promise<RdsSe
   if (opts.pageSize) model.pageSize = opts.pageSize;
   const requests: RecordedRdsRequest[] = [];
   const faults: { rule: FaultRule; remaining: number }[] = [];
+  const hooks: { action: string; fn: () => void }[] = [];
 
   const send = (res: ServerResponse, status: number, xml: string, requestId: string, record: RecordedRdsRequest) => {
     record.response = xml;
@@ -171,6 +174,9 @@ export async function startRdsServer(opts: RdsServerOptions = {}): Promise<RdsSe
         return fail(status, rule.code, rule.message ?? DEFAULT_MESSAGES[rule.code] ?? `Injected ${rule.code}`);
       }
     }
+
+    const hook = hooks.findIndex((h) => h.action === record.action);
+    if (hook >= 0) hooks.splice(hook, 1)[0]!.fn();
 
     if (params.Version !== RDS_API_VERSION) return fail(400, 'InvalidParameterValue', `Could not find version ${params.Version ?? '(none)'} for service RDS; use ${RDS_API_VERSION}.`);
     try {
@@ -231,6 +237,9 @@ export async function startRdsServer(opts: RdsServerOptions = {}): Promise<RdsSe
       model.stalled = on;
     },
     settle: () => model.advance(true),
+    beforeNext: (action, fn) => {
+      hooks.push({ action, fn });
+    },
     close: () => {
       closed ??= new Promise<void>((resolve) => {
         server.close(() => resolve());

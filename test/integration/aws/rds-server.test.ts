@@ -43,6 +43,15 @@ async function thrown(p: Promise<unknown>): Promise<RDSServiceException> {
 
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Transitions run on the server's timers: poll (bounded) until `ok`. */
+async function eventually(ok: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time');
+    await wait(10);
+  }
+}
+
 describe('RDS Query-protocol server', () => {
   it('answers in RDS XML, which the SDK parses into its shapes', async () => {
     const { rds, client } = await setup();
@@ -102,29 +111,33 @@ describe('RDS Query-protocol server', () => {
 
   it('changes take time: modifying, creating, deleting, a pending class', async () => {
     const { rds, client } = await setup();
+    // Held while the intermediate states are checked (a loaded machine must not race the timers).
+    rds.stall(true);
     const modified = await client.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'db', ServerlessV2ScalingConfiguration: { MinCapacity: 8, MaxCapacity: 64 }, ApplyImmediately: true }));
     expect(modified.DBCluster).toMatchObject({ Status: 'modifying', ServerlessV2ScalingConfiguration: { MinCapacity: 8, MaxCapacity: 64 } });
     const busy = await thrown(client.send(new ModifyDBClusterCommand({ DBClusterIdentifier: 'db', ServerlessV2ScalingConfiguration: { MinCapacity: 2, MaxCapacity: 16 } })));
     expect(busy).toBeInstanceOf(InvalidDBClusterStateFault);
-    await wait(120);
-    expect(rds.cluster('db')!.status).toBe('available');
+    rds.stall(false);
+    await eventually(() => rds.cluster('db')!.status === 'available');
 
+    rds.stall(true);
     const created = await client.send(new CreateDBInstanceCommand({ DBInstanceIdentifier: 'db-r2', DBClusterIdentifier: 'db', DBInstanceClass: 'db.serverless', Engine: 'aurora-postgresql', PromotionTier: 15 }));
     expect(created.DBInstance).toMatchObject({ DBInstanceStatus: 'creating', PromotionTier: 15 });
     const cluster = await client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: 'db' }));
     expect(cluster.DBClusters![0]!.DBClusterMembers!.map((m) => m.DBInstanceIdentifier)).toEqual(['db-w', 'db-r', 'db-r2']);
     const early = await thrown(client.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'db-r2' })));
     expect(early).toBeInstanceOf(InvalidDBInstanceStateFault);
-    await wait(120);
-    expect(rds.instance('db-r2')!.status).toBe('available');
+    rds.stall(false);
+    await eventually(() => rds.instance('db-r2')!.status === 'available');
 
+    rds.stall(true);
     const resized = await client.send(new ModifyDBInstanceCommand({ DBInstanceIdentifier: 'db-r', DBInstanceClass: 'db.r6g.xlarge', ApplyImmediately: true }));
     expect(resized.DBInstance).toMatchObject({ DBInstanceStatus: 'modifying', DBInstanceClass: 'db.r6g.large', PendingModifiedValues: { DBInstanceClass: 'db.r6g.xlarge' } });
     await client.send(new DeleteDBInstanceCommand({ DBInstanceIdentifier: 'db-r2' }));
     expect(rds.instance('db-r2')!.status).toBe('deleting');
-    await wait(120);
-    expect(rds.instance('db-r2')).toBeUndefined();
-    expect(rds.instance('db-r')).toMatchObject({ instanceClass: 'db.r6g.xlarge', status: 'available' });
+    rds.stall(false);
+    await eventually(() => rds.instance('db-r2') === undefined && rds.instance('db-r')!.status === 'available');
+    expect(rds.instance('db-r')).toMatchObject({ instanceClass: 'db.r6g.xlarge', pendingClass: undefined });
   });
 
   it('stall holds transitions; settle completes them', async () => {
