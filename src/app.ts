@@ -6,6 +6,10 @@ import bolt, { type App as BoltApp } from '@slack/bolt';
 import type { Logger } from 'pino';
 import { loadKubeConfig } from './adapters/kubernetes/kubernetes-targets.ts';
 import { catalogTargets } from './adapters/targets.ts';
+import { catalogDatabases } from './adapters/databases.ts';
+import type { AuroraTargetOptions } from './adapters/aws/index.ts';
+import type { AzureContainerAppTargetOptions } from './adapters/azure/index.ts';
+import { azureContainerAppTarget } from './adapters/azure/index.ts';
 import { createSlackApp, registerListeners } from './adapters/slack/bolt-app.ts';
 import { createProbes } from './adapters/probes/index.ts';
 import { SlackChat } from './adapters/slack/slack-chat.ts';
@@ -65,6 +69,8 @@ export interface ScalebotOptions {
   redisPrefix?: string;
   /** Lease time of a run's driver; a dead replica's runs are resumed after it. */
   leaseTtlMs?: number;
+  /** Platform client settings (tests point the real SDKs at local servers; production uses the defaults). */
+  platforms?: { azure?: AzureContainerAppTargetOptions; aws?: AuroraTargetOptions };
 }
 
 export async function createScalebot(env: Env, config: Configuration, log: Logger, opts: ScalebotOptions = {}): Promise<ScalebotApp> {
@@ -78,7 +84,10 @@ export async function createScalebot(env: Env, config: Configuration, log: Logge
     for (const run of await state.store.list({ active: true })) counts[run.status] = (counts[run.status] ?? 0) + 1;
     return counts;
   });
-  const targets = catalogTargets(config.catalog, loadKubeConfig, clock, { onError: (platform, code) => metrics.platformErrors.inc({ platform, code: String(code) }) });
+  const platformError = (platform: string, code: number | string) => metrics.platformErrors.inc({ platform, code: String(code) });
+  const azure = opts.platforms?.azure;
+  const targets = catalogTargets(config.catalog, loadKubeConfig, clock, { onError: platformError }, azure ? { azure: (_name, t) => azureContainerAppTarget(t, { clock, onError: (code) => platformError('azure', code), ...azure }) } : {});
+  const databases = catalogDatabases(config.catalog, clock, opts.platforms?.aws);
   const probes = createProbes(config.catalog, { clock, onError: (source) => metrics.platformErrors.inc({ platform: source, code: 'unmeasured' }) });
   let started = false;
   let accepting = true;
@@ -109,6 +118,7 @@ export async function createScalebot(env: Env, config: Configuration, log: Logge
     store: state.store,
     chat,
     targets,
+    databases,
     probes,
     clock,
     log: log.child({ replica: replicaId }),
