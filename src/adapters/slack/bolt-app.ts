@@ -7,8 +7,10 @@ import type { Logger } from 'pino';
 import { parseScaleCommand, runCommand, type CommandContext } from '../../../commands/index.ts';
 import type { RunEvent } from '../../engine/events.ts';
 import type { Run } from '../../engine/run.ts';
+import { plain } from '../../engine/text.ts';
+import { PHASES, type PhaseName } from '../../workflows/runbook-schema.ts';
 import { describeError } from '../../runner/runner.ts';
-import { decodeButtonValue, runIdFromChecklistBlock } from './button-value.ts';
+import { decodeButtonValue, parseChecklistBlock } from './button-value.ts';
 import { ACTION_PREFIX, TICK_ACTION } from './render-card.ts';
 import { boltLogger } from './bolt-logger.ts';
 import { guardHttpReceiver } from './http-guard.ts';
@@ -131,7 +133,7 @@ export function registerListeners(app: BoltApp, makeContext: CommandContextFacto
       await ack({ response_type: 'ephemeral', text: 'scalebot is restarting; nothing was done. Try again in a few seconds.' });
       return;
     }
-    const parsed = parseScaleCommand(command.text ?? '');
+    const parsed = parseScaleCommand(typeof command.text === 'string' ? command.text : '');
     if (!parsed.ok) {
       // Refusals that need no lookup are answered in the ack itself (a duplicate is harmless).
       await ack({ response_type: 'ephemeral', text: parsed.error });
@@ -144,12 +146,16 @@ export function registerListeners(app: BoltApp, makeContext: CommandContextFacto
       return;
     }
     const ctx = makeContext(command.user_id, command.channel_id);
+    // The answer goes to the command's response_url; a command without one (Bolt then gives no
+    // respond) is answered with an ephemeral in its channel.
+    const reply = (text: string): Promise<unknown> =>
+      command.response_url ? respond({ response_type: 'ephemeral', text }) : ctx.chat.postEphemeral(command.channel_id, command.user_id, text);
     try {
       const text = await runCommand(ctx, parsed.command);
-      await respond({ response_type: 'ephemeral', text });
+      await reply(text);
     } catch (error) {
       log.error({ err: describeError(error), subcommand: parsed.command.kind }, 'command failed');
-      await respond({ response_type: 'ephemeral', text: `Something went wrong handling that command: ${describeError(error)}. Nothing further was done; try again or check the bot's logs.` }).catch(() => undefined);
+      await reply(`Something went wrong handling that command: ${describeError(error)}. Nothing further was done; try again or check the bot's logs.`).catch((e) => log.warn({ err: describeError(e) }, 'command answer failed'));
     }
   });
 
@@ -167,15 +173,62 @@ export function registerListeners(app: BoltApp, makeContext: CommandContextFacto
   });
 
   // Anything else (an action id this version does not know) is answered, not ignored.
-  app.action({ type: 'block_actions', action_id: /^(?!scalebot_)/ }, async ({ ack, body, client }) => {
-    await ack();
-    const channel = body.channel?.id;
-    if (channel) {
-      await client.chat
-        .postEphemeral({ channel, user: body.user.id, text: 'That control is not one scalebot knows (it may come from an older card). Nothing was done.' })
-        .catch(() => undefined);
-    }
+  app.action({ type: 'block_actions', action_id: /^(?!scalebot_)/ }, async (args) => {
+    await args.ack();
+    const { client } = args;
+    const tell = teller(args as ActionArgs, (channel, user, text) => client.chat.postEphemeral({ channel, user, text }), log);
+    await tell('That control is not one scalebot knows (it may come from an older card). Nothing was done.');
   });
+}
+
+/**
+ * How the person who clicked is told something: an ephemeral in the card's channel, or, for a
+ * click that names no channel, on the click's response_url (as a new ephemeral, the card stays).
+ */
+function teller(args: ActionArgs, postEphemeral: (channel: string, user: string, text: string) => Promise<unknown>, log: Logger): (text: string) => Promise<void> {
+  const { body, respond } = args;
+  const channel = body.channel?.id;
+  const user = body.user.id;
+  return async (text) => {
+    try {
+      if (channel) await postEphemeral(channel, user, text);
+      else if (body.response_url) await respond({ response_type: 'ephemeral', replace_original: false, text });
+      else log.warn({ user }, 'a click names neither a channel nor a response_url: nobody to tell');
+    } catch (error) {
+      log.warn({ err: describeError(error) }, 'ephemeral failed');
+    }
+  };
+}
+
+/** The values of a checkbox group's selected options, or undefined when they are not a list of options with string values. */
+function selectedValues(selected: unknown): string[] | undefined {
+  if (!Array.isArray(selected)) return undefined;
+  const values: string[] = [];
+  for (const option of selected as unknown[]) {
+    const value = typeof option === 'object' && option !== null ? (option as { value?: unknown }).value : undefined;
+    if (typeof value !== 'string') return undefined;
+    values.push(value);
+  }
+  return values;
+}
+
+/** The checkbox group with this block id on the message the person clicked (what they saw), if it is there. */
+function shownChecklist(blocks: unknown, blockId: string): { options: string[]; initial: string[] } | undefined {
+  if (!Array.isArray(blocks)) return undefined;
+  type Shown = { block_id?: unknown; elements?: unknown };
+  const block = (blocks as Shown[]).find((b) => typeof b === 'object' && b !== null && b.block_id === blockId);
+  const element: unknown = Array.isArray(block?.elements) ? block.elements[0] : undefined;
+  if (typeof element !== 'object' || element === null) return undefined;
+  const values = (list: unknown) => (Array.isArray(list) ? list.flatMap((o: unknown) => (typeof o === 'object' && o !== null && typeof (o as { value?: unknown }).value === 'string' ? [(o as { value: string }).value] : [])) : []);
+  const { options, initial_options } = element as { options?: unknown; initial_options?: unknown };
+  return { options: values(options), initial: values(initial_options) };
+}
+
+/** Values of a checklist click that are not manual steps of the run in the block's phase. */
+function unknownItems(run: Run, phase: string, values: string[]): string[] {
+  const steps = (PHASES as readonly string[]).includes(phase) ? run.runbook.phases[phase as PhaseName] : [];
+  const manual = new Set(steps.flatMap((s) => (s.kind === 'manual' ? [s.id] : [])));
+  return values.filter((v) => !manual.has(v));
 }
 
 async function handleAction(args: ActionArgs, makeContext: CommandContextFactory, log: Logger): Promise<void> {
@@ -183,21 +236,36 @@ async function handleAction(args: ActionArgs, makeContext: CommandContextFactory
   const user = body.user.id;
   const channel = body.channel?.id ?? '';
   const ctx = makeContext(user, channel);
-  const tell = (text: string) => (channel ? ctx.chat.postEphemeral(channel, user, text).catch((error) => log.warn({ err: describeError(error) }, 'ephemeral failed')) : undefined);
+  const tell = teller(args, (c, u, text) => ctx.chat.postEphemeral(c, u, text), log);
 
   let runId: string | undefined;
   let event: (run: Run) => Promise<RunEvent>;
+  /** For a checklist click: its phase and the values it selects, checked against the run below. */
+  let ticks: { phase: string; selected: string[] } | undefined;
   if (action.action_id === TICK_ACTION && action.type === 'checkboxes') {
     const boxes = action as CheckboxesAction;
-    runId = runIdFromChecklistBlock(boxes.block_id);
+    const selected = selectedValues((boxes as { selected_options?: unknown }).selected_options);
+    if (!selected) {
+      await tell('That checklist click is not valid (its selected options are missing or not options). Nothing was done.');
+      return;
+    }
+    const block = parseChecklistBlock(boxes.block_id);
+    if (!block) {
+      await tell('That checklist is not valid (it does not name a scalebot run). Nothing was done.');
+      return;
+    }
     // Compare with what this person saw: only their own changes count, so a card that was stale in
     // their client cannot untick someone else's item.
-    type Shown = { block_id?: string; elements?: { options?: { value: string }[]; initial_options?: { value: string }[] }[] };
-    const element = ((body.message?.blocks as Shown[] | undefined) ?? []).find((b) => b.block_id === boxes.block_id)?.elements?.[0];
-    const shown = element?.options?.map((o) => o.value) ?? [];
-    const before = new Set(element?.initial_options?.map((o) => o.value) ?? []);
-    const after = new Set(boxes.selected_options.flatMap((o) => (o.value ? [o.value] : [])));
-    const changes = shown.filter((id) => before.has(id) !== after.has(id)).map((id) => ({ step: id, ticked: after.has(id) }));
+    const shown = shownChecklist(body.message?.blocks, boxes.block_id);
+    if (!shown) {
+      await tell('That checklist is not on the card it was clicked on. Nothing was done; use the checklist on the run\'s current card (`/scale status` links it).');
+      return;
+    }
+    runId = block.runId;
+    ticks = { phase: block.phase, selected };
+    const before = new Set(shown.initial);
+    const after = new Set(selected);
+    const changes = shown.options.filter((id) => before.has(id) !== after.has(id)).map((id) => ({ step: id, ticked: after.has(id) }));
     event = async (run) => {
       const restricted = run.runbook.phases['pre-scale'].flatMap((s) => (s.kind === 'manual' && s.who ? [{ id: s.id, who: s.who }] : []));
       return { type: 'ticks', actor: await ctx.runner.actor(run, user), changes, allowed: await ctx.runner.policy.allowed(restricted, user) };
@@ -231,15 +299,18 @@ async function handleAction(args: ActionArgs, makeContext: CommandContextFactory
       }
     };
   }
-  if (!runId) {
-    await tell('That checklist is not valid (it does not name a scalebot run). Nothing was done.');
-    return;
-  }
   // The card must be the run's own: a value naming another run (tampered or copied) is refused.
   const cardTs = body.message?.ts;
   const existing = await ctx.store.get(runId);
   if (existing?.card && (existing.card.ts !== cardTs || existing.card.channel !== channel)) {
     await tell(`That control names run \`${runId}\`, which is not the run of this card. Nothing was done.`);
+    return;
+  }
+  // A checklist click may only name the run's own checklist items (of the block's phase).
+  const unknown = existing && ticks ? unknownItems(existing, ticks.phase, ticks.selected) : [];
+  if (unknown.length) {
+    const named = unknown.slice(0, 5).map((v) => `\`${plain(v.slice(0, 40)).replace(/`/g, "'")}\``).join(', ') + (unknown.length > 5 ? ` and ${unknown.length - 5} more` : '');
+    await tell(`That checklist click names ${unknown.length === 1 ? 'an item' : 'items'} run \`${runId}\` does not have: ${named}. Nothing was ticked; use the checklist on the run's current card.`);
     return;
   }
   try {

@@ -27,12 +27,13 @@ export function decodeButtonValue(text: string | undefined): ButtonValue | undef
   }
 }
 
-/** Checkbox groups name their run in the block id: "tick|<runId>|<phase>". */
+/** Checkbox groups name their run, phase and chunk (of 10 options) in the block id: "tick|<runId>|<phase>|<chunk>". */
 export function checklistBlockId(runId: string, phase: string, chunk: number): string {
   return `tick|${runId}|${phase}|${chunk}`;
 }
 
-export function runIdFromChecklistBlock(blockId: string | undefined): string | undefined {
-  const match = /^tick\|(run-[a-z0-9]{4,20})\|[a-z-]+\|\d+$/.exec(blockId ?? '');
-  return match?.[1];
+/** The parts of a checklist block id: its run, phase and chunk. */
+export function parseChecklistBlock(blockId: string | undefined): { runId: string; phase: string; chunk: number } | undefined {
+  const match = /^tick\|(run-[a-z0-9]{4,20})\|([a-z-]{1,40})\|(\d{1,4})$/.exec(blockId ?? '');
+  return match ? { runId: match[1]!, phase: match[2]!, chunk: Number(match[3]) } : undefined;
 }
