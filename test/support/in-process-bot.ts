@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import bolt from '@slack/bolt';
 import * as boltExports from '@slack/bolt';
-import type { ScalebotApp } from '../../src/app.ts';
+import type { ScalebotApp, ScalebotOptions } from '../../src/app.ts';
 import { readEnv } from '../../src/config/env.ts';
 import { createLogger } from '../../src/logger.ts';
 import { BOT_TOKEN, SIGNING_SECRET, freePort } from './bot-process.ts';
@@ -54,6 +54,11 @@ export interface InProcessBotOptions {
    */
   leaseTtlMs?: number;
   logLevel?: 'debug' | 'info' | 'warn' | 'error';
+  /**
+   * Client settings of the platform adapters, passed to createScalebot as is: the real Azure and
+   * AWS SDKs pointed at the local ARM and RDS servers (endpoint, credentials, short timings).
+   */
+  platforms?: ScalebotOptions['platforms'];
 }
 
 export interface InProcessBot {
@@ -125,7 +130,11 @@ export async function startInProcessBot(opts: InProcessBotOptions): Promise<InPr
   try {
     boltInterop();
     const { createScalebot, loadConfiguration } = await import('../../src/app.ts');
-    app = await createScalebot(envResult.env, loadConfiguration(catalogFile), log, { clock, leaseTtlMs: opts.leaseTtlMs ?? 24 * 60 * 60_000 });
+    app = await createScalebot(envResult.env, loadConfiguration(catalogFile), log, {
+      clock,
+      leaseTtlMs: opts.leaseTtlMs ?? 24 * 60 * 60_000,
+      ...(opts.platforms ? { platforms: opts.platforms } : {}),
+    });
     await app.start();
   } catch (error) {
     restoreEnv();

@@ -1,0 +1,471 @@
+// The platforms other than one Kubernetes cluster, end to end as a user sees them in Slack: the
+// real bot IN PROCESS (its clock injected) driven by signed slash commands and clicks, its real
+// platform SDKs pointed at local servers through createScalebot's `platforms` option:
+//   - seed 000 (examples/procgenie): Azure Container Apps through @azure/arm-appcontainers and the
+//     local ARM server (long-running operations, throttling, refused credentials);
+//   - seed 004 (examples/up-schedule-generator): Docker Compose through the fake `docker` first on
+//     PATH, sized from a real BullMQ queue in the local Redis;
+//   - seed 003 (examples/autolytiq): the event pre-scale on Kubernetes plus Aurora Serverless v2
+//     through @aws-sdk/client-rds and the local RDS server;
+//   - two Kubernetes clusters named by the contexts of one kubeconfig.
+// Nothing sleeps through a runbook's waits: the test moves the bot's ManualClock (and the
+// clusters' clocks with it) once the bot has armed the timer, and then waits for the effects.
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { parse, stringify } from 'yaml';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { ScalebotOptions } from '../../src/app.ts';
+import type { Run } from '../../src/engine/run.ts';
+import { startArmServer, type ArmRequest, type ArmServer } from '../servers/arm-server.ts';
+import type { KubeApiServer } from '../servers/kube-api-server.ts';
+import { startHttpInstancesServer, type HttpInstancesServer } from '../servers/http-instances-server.ts';
+import { startPrometheusServer, type PrometheusServer } from '../servers/prometheus-server.ts';
+import { startSlackApiServer, type SlackApiServer, type SlackMessage } from '../servers/slack-api-server.ts';
+import { startInProcessBot, SIGNING_SECRET, type InProcessBot } from '../support/in-process-bot.ts';
+import { ManualClock } from '../support/manual-clock.ts';
+import { buttonsOf, cardText, SlackDriver, waitFor } from '../support/slack-driver.ts';
+
+const MIN = 60_000;
+const ROOT = join(import.meta.dirname, '../..');
+/** Real servers on this machine (trust auth, no password). */
+const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
+const REDIS_URL = 'redis://127.0.0.1:6379/0';
+const CHANNEL = 'C0INFRA';
+
+type Doc = Record<string, unknown>;
+interface CatalogDoc {
+  channel: string;
+  services: Record<string, Doc & { approvals: { approvers: string[] }; runbooks?: { up?: string; down?: string }; sources?: Record<string, Doc & { kind: string; url: string; queries?: Record<string, string> }> }>;
+}
+
+/** Where this test measures: each kind of probe source goes to a local server. */
+interface Local {
+  prometheus?: string;
+  /** Instances behind a balancer; the example's path is kept. */
+  http?: string;
+  /** BullMQ/Bull key prefix of this test's queues. */
+  queuePrefix?: string;
+}
+
+/**
+ * examples/<system> as it is, posted in C0INFRA, every source pointed at a local server; its
+ * workflows/ beside it. `edit` may change more: each call says why.
+ */
+function example(system: string, local: Local, edit?: (doc: CatalogDoc) => void): { file: string; dir: string; doc: CatalogDoc } {
+  const from = join(ROOT, 'examples', system);
+  const doc = parse(readFileSync(join(from, 'catalog.yml'), 'utf8')) as CatalogDoc;
+  doc.channel = CHANNEL;
+  const url: Record<string, (source: Doc & { url: string }) => string> = {
+    prometheus: () => local.prometheus ?? 'http://127.0.0.1:9',
+    postgres: () => PG_URL,
+    redis: () => REDIS_URL,
+    queue: (s) => {
+      if (local.queuePrefix) s.prefix = local.queuePrefix;
+      return REDIS_URL;
+    },
+    http: (s) => `${local.http ?? 'http://127.0.0.1:9'}${new URL(s.url.replace(/\$\{[^}]*\}/g, 'x')).pathname}`,
+  };
+  for (const service of Object.values(doc.services)) {
+    delete service.channel;
+    for (const source of Object.values(service.sources ?? {})) source.url = url[source.kind]!(source);
+  }
+  edit?.(doc);
+  const dir = mkdtempSync(join(tmpdir(), `scalebot-platforms-${system}-`));
+  writeFileSync(join(dir, 'catalog.yml'), stringify(doc));
+  cpSync(join(from, 'workflows'), join(dir, 'workflows'), { recursive: true });
+  return { file: join(dir, 'catalog.yml'), dir, doc };
+}
+
+function runIdIn(text: string): string {
+  const found = /run-[a-z0-9]+/.exec(text);
+  if (!found) throw new Error(`no run id in: ${text}`);
+  return found[0];
+}
+
+/** Counts by key, for the figures a test logs. */
+function tally<T>(items: readonly T[], key: (item: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const item of items) out[key(item)] = (out[key(item)] ?? 0) + 1;
+  return out;
+}
+
+/** The local Slack, the bot in process, and what a person in the channel sees. */
+class Bench {
+  slack!: SlackApiServer;
+  bot!: InProcessBot;
+  driver!: SlackDriver;
+  readonly clock = new ManualClock();
+  /** Clusters whose clocks move with the bot's. */
+  readonly clusters: KubeApiServer[] = [];
+  private readonly cleanups: (() => unknown)[] = [];
+  private readonly opened: string[] = [];
+
+  /** Something close() undoes after the bot has stopped, newest first. */
+  later(cleanup: () => unknown): void {
+    this.cleanups.push(cleanup);
+  }
+
+  async start(catalogFile: string, opts: { kubeconfig?: string; env?: Record<string, string>; platforms?: ScalebotOptions['platforms'] } = {}): Promise<void> {
+    this.slack = await startSlackApiServer();
+    this.bot = await startInProcessBot({
+      catalogFile,
+      kubeconfig: opts.kubeconfig ?? join(tmpdir(), 'scalebot-no-kubeconfig'),
+      slackApiUrl: this.slack.apiUrl,
+      clock: this.clock,
+      env: opts.env,
+      platforms: opts.platforms,
+    });
+    this.driver = new SlackDriver(this.bot.url, SIGNING_SECRET, this.slack);
+  }
+
+  async close(): Promise<void> {
+    if (process.env.SCALEBOT_E2E_LOG && this.bot) writeFileSync(process.env.SCALEBOT_E2E_LOG, this.bot.logs.join('\n'));
+    await this.bot?.stop();
+    await this.slack?.close();
+    for (const cleanup of this.cleanups.splice(0).reverse()) await cleanup();
+  }
+
+  card(runId: string): SlackMessage {
+    const found = this.slack.channelMessages(CHANNEL).find((m) => m.blocks && cardText(m).includes(runId));
+    if (!found) throw new Error(`no card for ${runId}`);
+    return found;
+  }
+
+  thread(runId: string): string {
+    return this.slack.thread(CHANNEL, this.card(runId).ts).map((m) => m.text ?? '').join('\n');
+  }
+
+  /** Waits for the card to show `text`; on a timeout says what card and thread show instead. */
+  shows(runId: string, text: string, timeoutMs = 10_000): Promise<SlackMessage> {
+    return waitFor(() => {
+      const c = this.slack.channelMessages(CHANNEL).find((m) => m.blocks && cardText(m).includes(runId));
+      return c && cardText(c).includes(text) ? c : undefined;
+    }, timeoutMs, `card ${runId} to show "${text}"`).catch((error: Error) => {
+      const c = this.slack.channelMessages(CHANNEL).find((m) => m.blocks && cardText(m).includes(runId));
+      const last = c ? this.slack.thread(CHANNEL, c.ts).slice(-4).map((m) => (m.text ?? '').slice(0, 400)) : [];
+      throw new Error(`${error.message}\ncard status: ${JSON.stringify(c?.blocks?.[1] ?? null)}\nlast thread posts: ${JSON.stringify(last, null, 1)}`);
+    });
+  }
+
+  threadShows(runId: string, text: string, timeoutMs = 10_000): Promise<SlackMessage> {
+    return waitFor(() => this.slack.thread(CHANNEL, this.card(runId).ts).find((m) => m.text?.includes(text)), timeoutMs, `the thread of ${runId} to show "${text}"`).catch((error: Error) => {
+      throw new Error(`${error.message}\nlast thread posts: ${JSON.stringify(this.thread(runId).split('\n').slice(-8), null, 1)}`);
+    });
+  }
+
+  announced(text: string, timeoutMs = 10_000): Promise<SlackMessage> {
+    return waitFor(() => this.slack.channelMessages(CHANNEL).find((m) => !m.blocks && m.text?.includes(text)), timeoutMs, `a channel post with "${text}"`);
+  }
+
+  ephemeral(user: string, text: string): Promise<unknown> {
+    return waitFor(() => this.slack.ephemerals.find((e) => e.user === user && e.text.includes(text)), 10_000, `an ephemeral to ${user}: ${text}`);
+  }
+
+  async run(runId: string): Promise<Run> {
+    const run = await this.bot.app.store.get(runId);
+    if (!run) throw new Error(`no run ${runId} in the store`);
+    return run;
+  }
+
+  /** `/scale <text>` by `user`; the run's id once its card shows `settled`. */
+  async open(text: string, user = 'U0ALICE', settled = 'Waiting for'): Promise<string> {
+    const { reply } = await this.driver.ask(text, user);
+    const runId = runIdIn(reply);
+    this.opened.push(runId);
+    await this.shows(runId, settled, 15_000);
+    return runId;
+  }
+
+  /** Leaves no run of a failed test holding its target. */
+  async cancelOpen(): Promise<void> {
+    for (const runId of this.opened.splice(0)) {
+      const c = this.slack.channelMessages(CHANNEL).find((m) => m.blocks && cardText(m).includes(runId));
+      if (c && buttonsOf(c).includes('cancel')) await this.driver.press(c, 'cancel', 'U0ALICE');
+      else if (c && buttonsOf(c).includes('close')) await this.driver.press(c, 'close', 'U0ALICE');
+    }
+  }
+
+  async tick(runId: string, items: string[], user = 'U0DAVE'): Promise<void> {
+    await this.driver.tick(this.card(runId), items, user);
+    await waitFor(() => !cardText(this.card(runId)).includes('checklist item'), 10_000, 'the checklist to be ticked');
+  }
+
+  /** The requester's own click is refused; the peer's approves. */
+  async approve(runId: string, peer: string, requester = 'U0ALICE'): Promise<void> {
+    await this.driver.press(this.card(runId), 'approve', requester);
+    await this.ephemeral(requester, 'so you cannot approve this run');
+    await this.driver.press(this.card(runId), 'approve', peer);
+    await this.threadShows(runId, `Approved by <@${peer}>`);
+  }
+
+  /** Time passes for the bot and every cluster. */
+  advance(ms: number): void {
+    for (const k of this.clusters) k.advanceClock(ms);
+    this.clock.advance(ms);
+  }
+
+  /** Waits until the bot has armed a timer `ms` from now (a wait or a settle window), then moves past it. */
+  async advanceThrough(ms: number, what: string): Promise<void> {
+    const due = this.clock.now() + ms;
+    await waitFor(() => this.clock.pending().includes(due), 10_000, `the bot to arm a timer for ${what} (${ms / 1000}s)`);
+    this.advance(ms);
+  }
+
+  /** A step measured again every `ms`: one interval at a time until `done`; how many it took. */
+  async advanceEvery(ms: number, done: () => boolean, what: string, max = 40): Promise<number> {
+    for (let i = 0; i < max; i++) {
+      const due = this.clock.now() + ms;
+      await waitFor(() => done() || this.clock.pending().includes(due), 10_000, `${what} (interval ${i + 1})`);
+      if (done()) return i;
+      this.advance(ms);
+    }
+    throw new Error(`${what}: not done after ${max} intervals of ${ms / 1000}s`);
+  }
+
+  /** Slack Web API calls from `from` on, by method. */
+  slackCalls(from: number): Record<string, number> {
+    return tally(this.slack.calls.slice(from), (c) => c.method);
+  }
+}
+
+/** The first user (not group) among a service's approvers: the peer who approves here. */
+function peerOf(doc: CatalogDoc, service: string): string {
+  const peer = doc.services[service]?.approvals.approvers.find((a) => a.startsWith('U'));
+  if (!peer) throw new Error(`no user approver for ${service}`);
+  return peer;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Seed 000, ProcGenie: Azure Container Apps (examples/procgenie), the real ARM SDK.
+// ---------------------------------------------------------------------------------------------
+
+describe('seed 000 ProcGenie on Azure Container Apps: template.scale PATCHed through the real ARM SDK, its long-running operation followed', () => {
+  const b = new Bench();
+  let arm: ArmServer;
+  let prom: PrometheusServer;
+  let lb: HttpInstancesServer;
+  let seed: ReturnType<typeof example>;
+  let bob: string;
+  let armToken = 'arm-test-token';
+  const prefix = `e2e-pg-${randomBytes(4).toString('hex')}`;
+  const SUB = '6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f';
+  const KEY = { subscription: SUB, resourceGroup: 'rg-procgenie-prod', name: 'ca-procgenie-api' };
+  const APP = `/subscriptions/${SUB}/resourceGroups/rg-procgenie-prod/providers/Microsoft.App/containerApps/ca-procgenie-api`;
+  const query = (name: string) => seed.doc.services['procgenie-api']!.sources!.metrics!.queries![name]!;
+  const series = (name: string, value: number) => prom.setSeries(query(name), [{ metric: { app: 'ca-procgenie-api' }, value }]);
+  const patches = () => arm.requests.filter((r) => r.method === 'PATCH' && r.path === APP);
+  /**
+   * The app's latest revision runs `replicas` replicas (at least, or exactly): the platform moves
+   * in real time, e.g. while the bot waits out the 60-second stabilization.
+   */
+  const running = (replicas: number, exactly = false) =>
+    waitFor(() => {
+      const latest = (arm.app(KEY).properties as { latestRevisionName: string }).latestRevisionName;
+      const r = arm.revisions(KEY).find((x) => x.name === latest)?.properties as { replicas: number; runningState: string } | undefined;
+      return r?.runningState === 'Running' && (exactly ? r.replicas === replicas : r.replicas >= replicas);
+    }, 10_000, `the app's latest revision to run ${replicas} replicas`);
+  /** Someone set the app back to its everyday 2..20 (no operation), and its replicas settled there. */
+  async function everyday(): Promise<void> {
+    arm.setScale(KEY, { minReplicas: 2, maxReplicas: 20 });
+    await running(2, true);
+  }
+  /** ARM requests from `from` on, by method and kind of path. */
+  const armCalls = (from: number) =>
+    tally(arm.requests.slice(from), (r: ArmRequest) => `${r.method} ${r.path.replace(APP, 'app').replace(/\/[0-9a-f-]{36}$/, '/{id}').replace(/^\/subscriptions\/[^/]+\/providers\/Microsoft\.App\/locations\/[^/]+\//, '')}${r.status !== undefined && r.status >= 400 ? ` ${r.status}` : ''}`);
+
+  /** The load the seed's decision guide scales out on. */
+  function underLoad(): void {
+    series('concurrent', 480);
+    series('p95_ms', 620);
+    series('error_rate', 2.5);
+    series('cpu', 84);
+    series('memory', 62);
+  }
+  /** The load after the new replicas serve. */
+  function relieved(): void {
+    series('p95_ms', 180);
+    series('error_rate', 0.3);
+  }
+
+  beforeAll(async () => {
+    [arm, prom, lb] = await Promise.all([
+      startArmServer({ tickMs: 10, token: 'arm-test-token' }),
+      startPrometheusServer(),
+      startHttpInstancesServer({ instances: ['ca-procgenie-api--r1-a', 'ca-procgenie-api--r1-b'] }),
+    ]);
+    b.later(() => Promise.all([arm.close(), prom.close(), lb.close()]));
+    arm.addApp({ ...KEY, location: 'eastus', minReplicas: 2, maxReplicas: 20 });
+    arm.addApp({ subscription: SUB, resourceGroup: 'rg-procgenie-prod', name: 'ca-procgenie-web', location: 'eastus', minReplicas: 2, maxReplicas: 10 });
+    seed = example('procgenie', { prometheus: prom.url, http: lb.url, queuePrefix: prefix });
+    b.later(() => rmSync(seed.dir, { recursive: true, force: true }));
+    bob = peerOf(seed.doc, 'procgenie-api');
+    // The Bull queue the seed's decision guide watches: a few jobs waiting, well below 1000.
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    b.later(async () => {
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    });
+    await redis.rpush(`${prefix}:document-processing:wait`, '1', '2', '3');
+    relieved();
+    await b.start(seed.file, {
+      platforms: {
+        azure: {
+          // A token the ARM server checks on every request; a test swaps it to be refused.
+          credential: { getToken: async () => ({ token: armToken, expiresOnTimestamp: Date.now() + 3_600_000 }) },
+          endpoint: arm.url,
+          allowInsecure: true,
+          retry: { maxRetries: 3, retryDelayMs: 10, maxRetryDelayMs: 50, maxRetryAfterMs: 50 },
+          timing: { callTimeoutMs: 5_000, updateTimeoutMs: 15_000, lroPollMs: 20, rolloutPollMs: 20 },
+        },
+      },
+    });
+  }, 60_000);
+  afterEach(() => b.cancelOpen());
+  afterAll(() => b.close());
+
+  /** Opens `/scale procgenie-api <n>`, ticks the checklist, and has a peer approve. */
+  async function approvedRun(replicas: number, reason: string): Promise<string> {
+    const runId = await b.open(`procgenie-api ${replicas} --reason "${reason}"`);
+    await b.tick(runId, ['load-test-baseline', 'bottleneck', 'scaling-window']);
+    await b.approve(runId, bob);
+    return runId;
+  }
+
+  it('/scale procgenie-api 10: evidence on the card, a peer approves, one PATCH of template.scale, its operation polled to Succeeded, replicas verified, announced', async () => {
+    underLoad();
+    const armFrom = arm.requests.length;
+    const slackFrom = b.slack.calls.length;
+    const runId = await b.open('procgenie-api 10 --reason "tender deadline"');
+    const text = cardText(b.card(runId));
+    for (const shown of [
+      'Scale procgenie-api: 2 → 10',
+      'Container App rg-procgenie-prod/ca-procgenie-api',
+      'Set Container App rg-procgenie-prod/ca-procgenie-api minReplicas 2 → 10 (maxReplicas stays 20)',
+      `PATCH ${arm.url}${APP}?api-version=`,
+      '{\\"location\\":\\"eastus\\",\\"properties\\":{\\"template\\":{\\"scale\\":{\\"minReplicas\\":10}}}}',
+      '*Slow API responses: P95 latency above 500 ms* — p95_ms = 620 — holds',
+      '*Concurrent requests above what the minimum replicas handle (HTTP trigger, 50 per replica)* — concurrent = 480 — holds',
+      'Waiting for 3 checklist items and 1 approval',
+    ]) expect(text).toContain(shown);
+    expect(text).toMatch(/\*Database connections below 80% of max_connections[^*]*\* — \d+ connections to test/);
+    expect(text).toMatch(/\*Queue backlog: Bull queue depth above 1000\* — 3 waiting, 0 active, 0 failed, 0 delayed in queue document-processing — fails: waiting &gt; 1000 \(warning only/);
+    await b.announced(`Scaling procgenie-api to 10 replicas (run ${runId}, requested by <@U0ALICE>).`);
+    // Nothing is written before the approval.
+    expect(patches()).toHaveLength(0);
+
+    await b.tick(runId, ['load-test-baseline', 'bottleneck', 'scaling-window']);
+    await b.approve(runId, bob);
+    await b.threadShows(runId, 'Executed: 2 replicas (min..max 2..20) → ');
+    // One PATCH, of template.scale only (and the location the SDK's serializer requires).
+    expect(patches().map((p) => p.body)).toEqual([{ location: 'eastus', properties: { template: { scale: { minReplicas: 10 } } } }]);
+    expect(patches()[0]).toMatchObject({ authorization: 'Bearer arm-test-token', status: 202 });
+    // The long-running operation, polled until it ended, then the app read from its Location.
+    const after = arm.requests.slice(armFrom).filter((r) => r.at >= patches()[0]!.at);
+    const polls = after.filter((r) => r.path.includes('containerappOperationStatuses'));
+    expect(polls.length).toBeGreaterThanOrEqual(3);
+    expect(after.some((r) => r.path.includes('containerappOperationResults') && r.status === 200)).toBe(true);
+    expect(arm.scale(KEY)).toEqual({ minReplicas: 10, maxReplicas: 20 });
+
+    // Scale-out stabilization (60 s), then the replicas are looked at.
+    await running(10);
+    await b.advanceThrough(60_000, 'the scale-out stabilization');
+    const verified = await b.threadShows(runId, 'Verified: Replicas running at the new minimum');
+    expect(verified.text).toMatch(/1\d running, min\.\.max 10\.\.20; latest revision ca-procgenie-api--\w+ Provisioned, Healthy, Running/);
+    await b.threadShows(runId, 'Verified: Health endpoint (/api/v1/health) answers 200');
+    relieved();
+    await b.advanceThrough(5 * MIN, 'the P95 settle window');
+    await b.threadShows(runId, 'Verified: P95 latency below 500 ms: p95_ms = 180');
+    const c = await b.shows(runId, 'Verified in 6m');
+    expect(buttonsOf(c)).toContain('schedule-down');
+    const announce = await b.announced('procgenie-api scaled');
+    expect(announce.text).toContain(`procgenie-api scaled 2 replicas (min..max 2..20) → `);
+    expect(announce.text).toMatch(/→ 1\d replicas \(min\.\.max 10\.\.20\) and verified in 6m\. Requested by <@U0ALICE> \(tender deadline\), approved by <@U05Q2B7MX4D>\./);
+    await b.announced(`procgenie-api is at 10 replicas and verified (run ${runId})`);
+    // Containers, ingress and scale rules as they were: only the bounds moved.
+    const props = arm.app(KEY).properties as { template: { scale: Record<string, unknown> }; provisioningState: string };
+    expect(props.template.scale).toMatchObject({ minReplicas: 10, maxReplicas: 20 });
+    expect(props.provisioningState).toBe('Succeeded');
+    expect(patches()).toHaveLength(1);
+    console.log(JSON.stringify({ figure: 'seed 000 procgenie-api 2 → 10 (Azure)', armCalls: armCalls(armFrom), slackCalls: b.slackCalls(slackFrom) }, null, 1));
+  }, 30_000);
+
+  it('throttled (429 with Retry-After) while planning and on the PATCH: the SDK retries, the run goes through and is verified', async () => {
+    await everyday();
+    underLoad();
+    const armFrom = arm.requests.length;
+    arm.failNext({ method: 'GET', path: /containerApps\/ca-procgenie-api$/, status: 429, retryAfter: 30, times: 2 });
+    const runId = await b.open('procgenie-api 8 --reason "throttled"');
+    expect(cardText(b.card(runId))).toContain('Set Container App rg-procgenie-prod/ca-procgenie-api minReplicas 2 → 8 (maxReplicas stays 20)');
+    arm.failNext({ method: 'PATCH', status: 429, retryAfter: 1, times: 2 });
+    await b.tick(runId, ['load-test-baseline', 'bottleneck', 'scaling-window']);
+    await b.approve(runId, bob);
+    await b.threadShows(runId, 'Executed: 2 replicas (min..max 2..20) → 8 replicas (min..max 8..20)');
+    const reads = arm.requests.slice(armFrom).filter((r) => r.method === 'GET' && r.path === APP);
+    expect(reads.slice(0, 3).map((r) => r.status)).toEqual([429, 429, 200]);
+    expect(patches().filter((p) => p.at >= arm.requests[armFrom]!.at).map((p) => p.status)).toEqual([429, 429, 202]);
+    await running(8);
+    await b.advanceThrough(60_000, 'the scale-out stabilization');
+    await b.threadShows(runId, 'Verified: Replicas running at the new minimum');
+    relieved();
+    await b.advanceThrough(5 * MIN, 'the P95 settle window');
+    await b.shows(runId, 'Verified in 6m');
+    expect(arm.scale(KEY)).toEqual({ minReplicas: 8, maxReplicas: 20 });
+    console.log(JSON.stringify({ figure: 'seed 000 procgenie-api 2 → 8 through 429s', armCalls: armCalls(armFrom) }, null, 1));
+  }, 30_000);
+
+  it('refused credentials (401): the card says so and what to check; nothing can be approved or sent', async () => {
+    const armFrom = arm.requests.length;
+    armToken = 'expired-token';
+    try {
+      const runId = await b.open('procgenie-api 12', 'U0ALICE', 'Blocked');
+      const text = cardText(b.card(runId));
+      expect(text).toContain('could not read Container App rg-procgenie-prod/ca-procgenie-api: Azure refused the credentials (401 InvalidAuthenticationToken: The access token is invalid.); check AZURE_CLIENT_ID / AZURE_TENANT_ID / AZURE_CLIENT_SECRET (or the managed or workload identity the bot runs as) and that this identity has the Contributor role on the app');
+      expect(text).not.toContain('expired-token');
+      await b.driver.press(b.card(runId), 'approve', bob);
+      await b.ephemeral(bob, 'Cannot approve while blocked');
+      await b.driver.press(b.card(runId), 'cancel', 'U0ALICE');
+      await b.shows(runId, 'Cancelled by <@U0ALICE>');
+    } finally {
+      armToken = 'arm-test-token';
+    }
+    const sent = arm.requests.slice(armFrom);
+    expect(sent.filter((r) => r.method !== 'GET')).toEqual([]);
+    expect(sent.filter((r) => r.path === APP).every((r) => r.status === 401)).toBe(true);
+    expect(b.bot.logs.some((l) => l.includes('expired-token'))).toBe(false);
+  }, 30_000);
+  // Last: after a failed operation the test server's app runs no revision until the next change.
+  it('the long-running operation ends Failed: the thread says what ARM said, the run is failed and nothing else changed', async () => {
+    await everyday();
+    underLoad();
+    const armFrom = arm.requests.length;
+    const slackFrom = b.slack.calls.length;
+    arm.failNextOperation({ code: 'ContainerAppProvisioningFailed', message: 'Failed to provision revision: quota of 100 cores exceeded in eastus.' });
+    const runId = await approvedRun(10, 'tender deadline');
+    const failed = await b.threadShows(runId, ':x: Execution failed: ');
+    expect(failed.text).toBe(
+      ':x: Execution failed: Azure accepted the change of Container App rg-procgenie-prod/ca-procgenie-api min..max replicas 2..20 → 10..20, but its operation ended Failed: ContainerAppProvisioningFailed. Failed to provision revision: quota of 100 cores exceeded in eastus.. The app now has min..max replicas 2..20 (provisioningState Failed). Nothing else was changed',
+    );
+    const c = await b.shows(runId, 'Failed');
+    expect(buttonsOf(c)).toEqual([]);
+    const alert = await b.announced(`(run ${runId}, requested by <@U0ALICE>) failed`);
+    expect(alert.text).toContain('its operation ended Failed: ContainerAppProvisioningFailed');
+    // The run's state is what happened: the one action failed, nothing after it ran.
+    const run = await b.run(runId);
+    expect(run.status).toBe('failed');
+    expect(run.steps.scale).toMatchObject({ status: 'failed' });
+    expect(run.steps.stabilize?.status).toBe('pending');
+    for (const step of run.runbook.phases.verify) expect(run.steps[step.id]?.status).toBe('pending');
+    expect(run.after).toBeUndefined();
+    // One PATCH, ARM put the old template back, and the bot sent nothing more.
+    const sent = patches().filter((p) => p.at >= arm.requests[armFrom]!.at);
+    expect(sent.map((p) => p.status)).toEqual([202]);
+    expect(arm.scale(KEY)).toEqual({ minReplicas: 2, maxReplicas: 20 });
+    expect(arm.requests.slice(armFrom).filter((r) => r.method !== 'GET')).toHaveLength(1);
+    console.log(JSON.stringify({ figure: 'seed 000 procgenie-api LRO Failed', armCalls: armCalls(armFrom), slackCalls: b.slackCalls(slackFrom) }, null, 1));
+  }, 30_000);
+
+});
