@@ -969,3 +969,96 @@ phases:
     report('seed 003 event pre-scale through RDS throttling');
   }, 30_000);
 });
+
+// ---------------------------------------------------------------------------------------------
+// Several clusters: one kubeconfig, two contexts, one service per context (target.context).
+// ---------------------------------------------------------------------------------------------
+
+describe('two Kubernetes clusters named by the contexts of one kubeconfig: each run changes only its own cluster', () => {
+  const b = new Bench();
+  let east: KubeApiServer;
+  let west: KubeApiServer;
+  const SCALE = '/apis/apps/v1/namespaces/shop/deployments/checkout/scale';
+  const writes = (k: KubeApiServer, from = 0) => k.requests.slice(from).filter((r) => r.method !== 'GET');
+  const replicas = (k: KubeApiServer) => k.getDeployment('shop', 'checkout')?.spec?.replicas;
+  /** Both clusters run the same Deployment, shop/checkout: only the context tells them apart. */
+  const service = (name: string, context: string) => `
+  ${name}:
+    description: checkout in the ${context} cluster
+    target: { kind: kubernetes, context: ${context}, namespace: shop, deployment: checkout }
+    limits: { min: 2, baseline: 3, max: 20 }
+    approvals: { required: 1, approvers: [U0BOB, U0CAROL] }`;
+
+  beforeAll(async () => {
+    [east, west] = await Promise.all([startKubeApiServer({ tickMs: 20 }), startKubeApiServer({ tickMs: 20 })]);
+    b.clusters.push(east, west);
+    b.later(() => Promise.all([east.close(), west.close()]));
+    for (const k of [east, west]) {
+      for (const n of [1, 2]) k.addNode({ name: `node-${n}`, cpu: '8', memory: '32Gi', pods: 110 });
+      k.addDeployment({ namespace: 'shop', name: 'checkout', replicas: 3, cpuRequest: '250m', memoryRequest: '256Mi' });
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'scalebot-platforms-clusters-'));
+    b.later(() => rmSync(dir, { recursive: true, force: true }));
+    // One kubeconfig, as `kubectl config view --flatten` of two clusters gives it; the current context is east.
+    const kubeconfig = join(dir, 'kubeconfig.yaml');
+    writeFileSync(kubeconfig, stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        { name: 'eu-east', cluster: { server: east.url, 'insecure-skip-tls-verify': true } },
+        { name: 'us-west', cluster: { server: west.url, 'insecure-skip-tls-verify': true } },
+      ],
+      users: [
+        { name: 'bot-east', user: { token: 'test-token' } },
+        { name: 'bot-west', user: { token: 'test-token' } },
+      ],
+      contexts: [
+        { name: 'east', context: { cluster: 'eu-east', user: 'bot-east', namespace: 'default' } },
+        { name: 'west', context: { cluster: 'us-west', user: 'bot-west', namespace: 'default' } },
+      ],
+      'current-context': 'east',
+    }));
+    const catalog = join(dir, 'catalog.yml');
+    writeFileSync(catalog, `channel: ${CHANNEL}\nservices:${service('checkout-east', 'east')}${service('checkout-west', 'west')}\n`);
+    await b.start(catalog, { kubeconfig });
+    b.advance(60 * MIN);
+  }, 60_000);
+  afterEach(() => b.cancelOpen());
+  afterAll(() => b.close());
+
+  /** The built-in scale-up: two ticks, a peer's approval, then the Deployment's own rollout verified. */
+  async function scaleUp(name: string, n: number): Promise<string> {
+    const runId = await b.open(`${name} ${n}`);
+    await b.tick(runId, ['team-notified', 'backup-operator']);
+    await b.approve(runId, 'U0BOB');
+    return runId;
+  }
+
+  it('/scale checkout-west 5: the west cluster\'s Deployment is scaled and verified; the east cluster (the current context) gets no write', async () => {
+    const eastFrom = east.requests.length;
+    const westFrom = west.requests.length;
+    const runId = await scaleUp('checkout-west', 5);
+    expect(cardText(b.card(runId))).toContain('Deployment shop/checkout (context west)');
+    await b.shows(runId, 'Verified in');
+    expect(writes(west, westFrom).map((w) => [w.path, w.body])).toEqual([[SCALE, { metadata: { resourceVersion: expect.stringMatching(/^\d+$/) }, spec: { replicas: 5 } }]]);
+    expect(writes(east, eastFrom)).toEqual([]);
+    expect(east.requests.slice(eastFrom).filter((r) => r.path.includes('/deployments/checkout'))).toEqual([]);
+    expect([replicas(east), replicas(west)]).toEqual([3, 5]);
+    const announce = await b.announced('checkout-west scaled');
+    expect(announce.text).toContain('checkout-west scaled 3 replicas → 5 replicas');
+    console.log(JSON.stringify({ figure: 'checkout-west 3 → 5 (context west)', eastCalls: east.requests.length - eastFrom, westCalls: tally(west.requests.slice(westFrom), (r) => `${r.method} ${r.path.replace('/apis/apps/v1/namespaces/shop/', '')}`) }, null, 1));
+  }, 30_000);
+
+  it('one run per cluster at the same time: checkout-east 8 and checkout-west 6 each write to their own cluster only', async () => {
+    const eastFrom = east.requests.length;
+    const westFrom = west.requests.length;
+    const [eastRun, westRun] = await Promise.all([scaleUp('checkout-east', 8), scaleUp('checkout-west', 6)]);
+    await Promise.all([b.shows(eastRun, 'Verified in'), b.shows(westRun, 'Verified in')]);
+    expect(writes(east, eastFrom).map((w) => (w.body as { spec: unknown }).spec)).toEqual([{ replicas: 8 }]);
+    expect(writes(west, westFrom).map((w) => (w.body as { spec: unknown }).spec)).toEqual([{ replicas: 6 }]);
+    expect([replicas(east), replicas(west)]).toEqual([8, 6]);
+    expect(cardText(b.card(eastRun))).toContain('Deployment shop/checkout (context east)');
+    await b.announced('checkout-east scaled 3 replicas → 8 replicas');
+    await b.announced('checkout-west scaled 5 replicas → 6 replicas');
+  }, 30_000);
+});
