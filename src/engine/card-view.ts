@@ -1,7 +1,7 @@
 // The run card as a platform-neutral model: what a person sees and may press. The Slack adapter
 // renders it to Block Kit; tests snapshot both.
 import { blockingProblems, describeStatus, formatState, gradualPath, openManualSteps, requiredApprovals, rollbackWords, ROLLBACK_STEP, ROLLBACK_VERIFY_STEP } from './transition.ts';
-import { targetWords } from './common.ts';
+import { approvedChanges, scalesReplicas, targetWords } from './common.ts';
 import { currentOf } from './verdict.ts';
 import { canScheduleScaleDown } from './follow-up.ts';
 import { isActive, type Run, type StepState } from './run.ts';
@@ -78,6 +78,7 @@ const PHASE_TITLES: Record<PhaseName, string> = {
 
 export function cardView(run: Run): CardView {
   const { service, request, plan } = run;
+  const changes = approvedChanges(run);
   const current = plan ? `${plan.before.replicas}` : '?';
   const facts = [
     { label: 'Service', value: `${plain(service.name)}${service.description ? ` — ${plain(service.description)}` : ''}` },
@@ -109,7 +110,7 @@ export function cardView(run: Run): CardView {
     title: `${run.runbook.direction === 'down' ? 'Scale down' : 'Scale'} ${service.name}: ${current} → ${targetWords(run)}${request.dryRun ? ' (dry run)' : ''}`,
     status: { text: statusText(run), tone: TONES[run.status] },
     facts,
-    plan: plan ? { summary: plan.summary, note: plan.note, calls: [...plan.calls, ...Object.values(run.stepPlans ?? {}).flatMap((e) => e.plan?.changes ? e.plan.calls : [])] } : undefined,
+    plan: changes ? { summary: changes.summary, ...(scalesReplicas(run.runbook) && plan?.note ? { note: plan.note } : {}), calls: changes.calls } : undefined,
     phases,
     buttons: buttons(run),
     approvalExpiresAt: run.status === 'checking' || run.status === 'awaiting' ? run.approvalExpiresAt : undefined,
@@ -154,21 +155,21 @@ function phaseView(run: Run, name: PhaseName): CardPhase {
       case 'check':
         items.push({
           id: step.id,
-          title: step.title,
+          title: plain(step.title),
           state: state.status,
           detail: state.result ? `${plain(state.result.summary)}${state.status === 'warned' ? ' (warning only: does not block)' : ''}` : undefined,
           lines: state.result?.details?.map(plain),
         });
         break;
       case 'manual':
-        options.push({ id: step.id, title: step.title, ticked: state.status === 'done', by: state.by, at: state.at });
+        options.push({ id: step.id, title: plain(step.title), ticked: state.status === 'done', by: state.by, at: state.at });
         break;
       case 'approval': {
         const required = requiredApprovals(run);
         const approvers = run.service.approvals.approvers;
         items.push({
           id: step.id,
-          title: `${step.title} (${run.approvals.length}/${required})`,
+          title: `${plain(step.title)} (${run.approvals.length}/${required})`,
           state: run.approvals.length >= required ? 'done' : 'pending',
           detail: run.approvals.length
             ? `Approved by ${list(run.approvals.map((a) => mention(a.user)))}`
@@ -182,24 +183,24 @@ function phaseView(run: Run, name: PhaseName): CardPhase {
       case 'action':
         items.push({
           id: step.id,
-          title: step.title,
+          title: plain(step.title),
           state: state.status,
           detail: state.error ? plain(state.error) : step.gradual ? gradualDetail(run, state) : step.operation !== 'scale' ? stepPlanDetail(run, step.id) : state.status === 'done' && run.after ? `now ${formatState(run.after)}` : run.plan ? plain(run.plan.summary) : undefined,
         });
         break;
       case 'verify':
-        items.push({ ...itemForVerify(step.title, state, step.id), ...(state.doing === 'waiting' && state.wakeAt ? { detail: `${state.result ? `${plain(state.result.summary)}; ` : ''}${countdown(state.wakeAt, run.updatedAt, state.result ? 'measuring again' : 'settling until')}` } : {}) });
+        items.push({ ...itemForVerify(plain(step.title), state, step.id), ...(state.doing === 'waiting' && state.wakeAt ? { detail: `${state.result ? `${plain(state.result.summary)}; ` : ''}${countdown(state.wakeAt, run.updatedAt, state.result ? 'measuring again' : 'settling until')}` } : {}) });
         break;
       case 'wait':
         items.push({
           id: step.id,
-          title: step.title,
+          title: plain(step.title),
           state: state.status,
           detail: state.doing === 'waiting' && state.wakeAt ? `${state.result ? `${plain(state.result.summary)}; ` : ''}${countdown(state.wakeAt, run.updatedAt, step.duration !== undefined ? 'until' : 'measuring again')}` : state.result ? plain(state.result.summary) : step.duration !== undefined ? `wait ${formatDuration(step.duration)}` : `until ${plain(step.until!.pass.text)}, at most ${formatDuration(step.timeout!)}`,
         });
         break;
       case 'notify':
-        items.push({ id: step.id, title: step.title, state: state.status, detail: step.to === 'channel' ? 'posted in the channel' : 'posted in the thread' });
+        items.push({ id: step.id, title: plain(step.title), state: state.status, detail: step.to === 'channel' ? 'posted in the channel' : 'posted in the thread' });
         break;
     }
   }
@@ -250,7 +251,7 @@ function buttons(run: Run): CardButton[] {
           style: 'primary',
           confirm: {
             title: 'Approve this change?',
-            text: run.plan ? `${run.plan.summary}${run.request.dryRun ? ' (dry run: nothing will be executed)' : ''}` : 'Approve the requested change.',
+            text: approvedChanges(run) ? `${approvedChanges(run)!.summary}${run.request.dryRun ? ' (dry run: nothing will be executed)' : ''}` : 'Approve the requested change.',
             confirm: 'Approve',
           },
         },

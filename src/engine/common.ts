@@ -78,3 +78,16 @@ export function summaryLine(run: Run): string {
   const verb = run.runbook.direction === 'down' ? 'Scale down' : 'Scale';
   return `${verb} *${plain(run.service.name)}* ${from}${targetWords(run)}${run.request.dryRun ? ' (dry run)' : ''} (run ${run.id}, requested by ${mention(run.request.requester)})`;
 }
+
+/** Whether the runbook changes the replicas itself (a `scale` step), or only through steps of their own. */
+export function scalesReplicas(runbook: Runbook): boolean {
+  return [...runbook.phases.execute, ...runbook.phases['scale-down']].some((s) => s.kind === 'action' && s.operation === 'scale');
+}
+
+/** What approving commits to: the scale plan (when the runbook scales) and every step plan that changes something. */
+export function approvedChanges(run: Run): { summary: string; calls: string[] } | undefined {
+  const steps = Object.values(run.stepPlans ?? {}).flatMap((e) => (e.plan?.changes ? [e.plan] : []));
+  const parts = [...(run.plan && scalesReplicas(run.runbook) ? [run.plan] : []), ...steps];
+  if (!parts.length) return undefined;
+  return { summary: parts.map((p) => p.summary).join('; '), calls: parts.flatMap((p) => p.calls) };
+}

@@ -3,7 +3,7 @@
 // timer, a measurement, a message) and, when its answer comes back, the cursor moves on. A failure
 // follows the runbook's on-failure: offer a rollback, roll back, or stop and alert.
 import type { RunEffect, RunEvent } from './events.ts';
-import type { Plan, ProbeResult, Run, StepState } from './run.ts';
+import type { Plan, ProbeResult, Run, StepPlan, StepState, TargetState } from './run.ts';
 import { currentLevel, currentOf, judge, levelOf, targetOf } from './verdict.ts';
 import { formatState, release, reply, requiredApprovals, rollbackWords, same, summaryLine, describeStatus, type Result } from './common.ts';
 import { approvalRefusal, finished } from './approvals.ts';
@@ -77,7 +77,7 @@ function startAt(run: Run, effects: RunEffect[], now: number): Result {
   switch (step.kind) {
     case 'action':
       if (step.gradual) return startRound(at, step, fresh, effects, now);
-      return step.operation === 'scale' ? startAction(at, step.id, fresh, run.plan!, effects) : startStepAction(at, step, fresh, effects, now);
+      return step.operation === 'scale' ? startAction(at, step.id, fresh, rebaseScalePlan(run), effects) : startStepAction(at, step, fresh, effects, now);
     case 'wait': {
       if (step.duration !== undefined) {
         const wakeAt = now + step.duration;
@@ -155,9 +155,22 @@ function startAction(run: Run, stepId: string, fresh: StepState, plan: Plan, eff
   );
 }
 
+/** The run's scale plan, when an earlier step of this run moved the same HPA's bounds: from what it left. */
+function rebaseScalePlan(run: Run): Plan {
+  const plan = run.plan!;
+  const left = run.after?.hpa;
+  const op = plan.operation;
+  if (!left || op.type !== 'set-hpa-bounds' || op.hpa !== left.name || !op.from) return plan;
+  if (op.from.minReplicas === left.minReplicas && op.from.maxReplicas === left.maxReplicas) return plan;
+  const max = Math.max(left.maxReplicas, op.minReplicas);
+  return { ...plan, operation: { ...op, maxReplicas: max, from: { minReplicas: left.minReplicas, maxReplicas: left.maxReplicas } } };
+}
+
 /** An action with a plan of its own (HPA bounds or policy, a database change), approved with the run. */
 function startStepAction(run: Run, step: ActionStep, fresh: StepState, effects: RunEffect[], now: number): Result {
-  const plan = run.stepPlans?.[step.id]?.plan;
+  const planned = run.stepPlans?.[step.id]?.plan;
+  const plan = planned ? rebaseStepPlan(run, step, planned) : undefined;
+  if (plan && plan !== planned) run = { ...run, stepPlans: { ...run.stepPlans, [step.id]: { ...run.stepPlans![step.id]!, plan } } };
   if (!plan) return stop(withStep(run, step.id, fresh), `${step.title}: its plan is missing`, now, effects);
   if (!plan.changes) {
     return advance(withStep(run, step.id, { ...fresh, status: 'done', at: now }), [...effects, { type: 'note', text: `:white_check_mark: ${plain(step.title)}: nothing to change (${plain(plan.summary)})` }], now);
@@ -173,6 +186,28 @@ function startStepAction(run: Run, step: ActionStep, fresh: StepState, effects: 
       ? { type: 'execute', step: step.id, key, operation: change.operation }
       : { type: 'execute-database', step: step.id, key, database: change.database, operation: change.operation },
   );
+}
+
+/**
+ * An HPA change planned before approval, after this run's own earlier step changed the same HPA
+ * (a scale step raises its floor): start from the state the run left, keep what the step leaves
+ * alone, and undo back to that state. A change by anyone else is still refused by the adapter.
+ */
+function rebaseStepPlan(run: Run, step: ActionStep, plan: StepPlan): StepPlan {
+  const left = run.after?.hpa;
+  const change = plan.change;
+  if (!left || change.kind !== 'target' || change.operation.type !== 'set-hpa-bounds' || change.operation.hpa !== left.name) return plan;
+  const op = change.operation;
+  if (op.from && op.from.minReplicas === left.minReplicas && op.from.maxReplicas === left.maxReplicas) return plan;
+  const min = step.min ? op.minReplicas : left.minReplicas;
+  const max = Math.max(step.max ? (op.maxReplicas ?? left.maxReplicas) : left.maxReplicas, min);
+  const from = { minReplicas: left.minReplicas, maxReplicas: left.maxReplicas };
+  return {
+    ...plan,
+    summary: `${plan.summary.replace(/bounds \d+\.\.\d+ → \d+\.\.\d+/, `bounds ${from.minReplicas}..${from.maxReplicas} → ${min}..${max}`)} (from the bounds this run's earlier step left)`,
+    changes: min !== from.minReplicas || max !== from.maxReplicas,
+    change: { kind: 'target', operation: { ...op, minReplicas: min, maxReplicas: max, from }, undo: { type: 'set-hpa-bounds', hpa: op.hpa, minReplicas: from.minReplicas, maxReplicas: from.maxReplicas, from: { minReplicas: min, maxReplicas: max } } },
+  };
 }
 
 /** A round of a gradual scale-down: plan the next count (halfway to the target) from the real state. */
@@ -250,12 +285,26 @@ export function onActionResult(run: Run, event: Extract<RunEvent, { type: 'actio
     return rollback ? nextRollbackItem(next, [note, audit], now) : advance(next, [note, audit], now);
   }
   const changed = `${formatState(event.before)} → ${formatState(event.after)}`;
-  const next: Run = { ...run, steps, after: event.after, before: rollback ? run.before : (run.before ?? event.before) };
+  const next: Run = { ...run, steps, after: afterOf(run, event.step, event.after), before: rollback ? run.before : (run.before ?? event.before) };
   const round = state.plan ? ` (step ${state.round})` : '';
   const note: RunEffect = { type: 'note', text: `:white_check_mark: ${rollback ? 'Rolled back' : 'Executed'}${round}: ${changed} _(idempotency key ${event.key})_` };
   const audit: RunEffect = { type: 'audit', record: { type: 'action-done', key: event.key, before: event.before, after: event.after } };
   if (rollback) return nextRollbackItem(next, [note, audit], now);
   return advance(next, [note, audit], now);
+}
+
+/**
+ * The target's state after an action, as the run reports it: an HPA policy change does not move the
+ * replicas (its read of the HPA's current replicas may lag the rollout), so it keeps what the last
+ * scaling step left, with the policy noted.
+ */
+function afterOf(run: Run, stepId: string, after: TargetState): TargetState {
+  const step = run.runbook.phases.execute.find((s) => s.id === stepId);
+  if (step?.kind === 'action' && step.operation === 'hpa-scale-down' && run.after) {
+    return { ...run.after, ...(run.after.hpa && after.hpa ? { hpa: { ...run.after.hpa, scaleDownDisabled: after.hpa.scaleDownDisabled } } : {}) };
+  }
+  if (step?.kind === 'action' && step.operation === 'hpa-bounds' && run.after) return { ...after, replicas: Math.max(after.replicas, run.after.replicas) };
+  return after;
 }
 
 function formatDatabase(state: { id: string; capacity?: { min: number; max: number }; members: { role: string }[] }): string {
@@ -461,12 +510,13 @@ function succeed(run: Run, effects: RunEffect[], now: number): Result {
   const steps = run.runbook.phases['scale-down'].reduce((n, s) => Math.max(n, run.steps[s.id]?.round ?? 0), 0);
   const rounds = run.runbook.phases['scale-down'].length ? ` in ${steps} step${steps === 1 ? '' : 's'}` : '';
   const verb = run.runbook.direction === 'down' ? 'scaled down' : 'scaled';
+  const dbs = Object.entries(run.databases ?? {}).flatMap(([name, d]) => (d.before && d.after ? [`; ${plain(name)} ${formatDatabase(d.before)} → ${formatDatabase(d.after)}`] : [])).join('');
   return same(
     ended,
     ...effects,
     {
       type: 'announce',
-      text: `:white_check_mark: ${plain(run.service.name)} ${verb} ${formatState(run.before ?? run.plan!.before)} → ${formatState(run.after ?? run.plan!.before)}${rounds} and verified in ${took}. Requested by ${mention(run.request.requester)}${run.request.reason ? ` (${plain(run.request.reason)})` : ''}, approved by ${list(approvers)}.`,
+      text: `:white_check_mark: ${plain(run.service.name)} ${verb} ${formatState(run.before ?? run.plan!.before)} → ${formatState(run.after ?? run.plan!.before)}${dbs}${rounds} and verified in ${took}. Requested by ${mention(run.request.requester)}${run.request.reason ? ` (${plain(run.request.reason)})` : ''}, approved by ${list(approvers)}.`,
     },
     ...release(ended),
   );

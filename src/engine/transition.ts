@@ -11,7 +11,7 @@ import { scopeName } from '../workflows/probe-catalog.ts';
 import type { CheckStep, Runbook, Step } from '../workflows/runbook-schema.ts';
 import { evaluateLocalProbe } from './local-probes.ts';
 import { computeTarget, judge, levelOf, targetOf } from './verdict.ts';
-import { approvalStep, describeStatus, findStep, formatState, release, reply, requiredApprovals, same, stepsOf, summaryLine, type Result } from './common.ts';
+import { approvedChanges, scalesReplicas, approvalStep, describeStatus, findStep, formatState, release, reply, requiredApprovals, same, stepsOf, summaryLine, type Result } from './common.ts';
 import { approvalRefusal, approverHint, finished } from './approvals.ts';
 import { issueStepPlans, onStepPlan, stepPlanProblems, stepPlansReady } from './step-plans.ts';
 import { onCancelScaleDown, onScaleDownDue, onScaleDownOpened, onScheduleScaleDown, SCALE_DOWN_TIMER } from './follow-up.ts';
@@ -298,7 +298,7 @@ export function checksNote(run: Run): string {
     lines.push(`${CHECK_ICONS[state.status] ?? ':hourglass:'} ${plain(step.title)}: ${result ? plain(result.summary) : 'no result'}${result ? ` _(${plain(result.source)})_` : ''}`);
     for (const detail of result?.details ?? []) lines.push(`      • ${plain(detail)}`);
   }
-  if (run.plan) {
+  if (run.plan && scalesReplicas(run.runbook)) {
     lines.push(`*Plan:* ${plain(run.plan.summary)}`);
     if (run.plan.note) lines.push(`:information_source: ${plain(run.plan.note)}`);
   } else if (run.planError) {
@@ -504,7 +504,7 @@ function proceed(run: Run, effects: RunEffect[], now: number): Result {
     const ended: Run = { ...run, status: 'dry-run-complete', finishedAt: now, ended: { at: now } };
     return same(ended, ...effects, {
       type: 'note',
-      text: [`:test_tube: *Dry run complete.* Checks, checklist and approvals are done. Nothing was executed. It would have run:`, ...plan.calls.map((c) => `• \`${plain(c)}\``)].join('\n'),
+      text: [`:test_tube: *Dry run complete.* Checks, checklist and approvals are done. Nothing was executed. It would have run:`, ...(approvedChanges(run)?.calls ?? plan.calls).map((c) => `• \`${plain(c)}\``)].join('\n'),
     }, ...release(ended));
   }
   return startSequence(run, effects, now);

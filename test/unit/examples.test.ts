@@ -81,7 +81,10 @@ describe('examples: every seed validates as the bot loads it', () => {
           used.add(named!);
         }
       }
-      expect([...runbooks.keys()].sort()).toEqual([...used].sort());
+      // The reverse of an event pre-scale is put in place by hand after the event (a service names one
+      // down runbook; scheduling both is the events issue): it must still validate against its service.
+      const byHand = new Set(['autolytiq-event-down']);
+      expect([...runbooks.keys()].filter((n) => !byHand.has(n)).sort()).toEqual([...used].sort());
     });
 
     it(`${system}: its README lists every runbook and names the seed`, () => {
