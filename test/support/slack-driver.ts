@@ -94,7 +94,9 @@ export class SlackDriver {
       channel: { id: message.channel, name: 'infrastructure' },
       message: { type: 'message', ts: message.ts, text: message.text, blocks: message.blocks, user: 'U0BOT' },
       response_url: `${this.slack.url}/response/act${this.tag}${this.seq}`,
-      actions: [{ action_ts: `${Date.now() / 1000}`, ...action }],
+      // Slack's action_ts has microseconds, so two clicks never share one (the bot dedupes on it):
+      // milliseconds plus this driver's sequence stand in for them.
+      actions: [{ action_ts: `${(Date.now() / 1000).toFixed(3)}${String(this.seq % 1000).padStart(3, '0')}`, ...action }],
     };
   }
 
