@@ -186,7 +186,10 @@ const tally = (keys: string[]) => keys.reduce<Record<string, number>>((acc, k) =
 async function main() {
   const results: Record<string, unknown> = { startedAt: new Date().toISOString(), cpus: availableParallelism(), seconds: SECONDS, rates: RATES, node: process.version };
 
-  const [kube, slack]: [KubeApiServer, SlackApiServer] = await Promise.all([startKubeApiServer({ tickMs: 10 }), startSlackApiServer()]);
+  // The simulated cluster runs its controllers every tick in this process: at 10 ms, with nine
+  // Deployments and their ReplicaSets, it starved the bot's checks (1,000 dry runs never reached
+  // "Waiting for"); 50 ms keeps rollouts quick without that.
+  const [kube, slack]: [KubeApiServer, SlackApiServer] = await Promise.all([startKubeApiServer({ tickMs: 50 }), startSlackApiServer()]);
   cleanups.push(() => kube.close(), () => slack.close());
   for (const n of [1, 2, 3]) kube.addNode({ name: `node-${n}`, cpu: '64', memory: '256Gi', pods: 500 });
   for (const name of SERVICES) kube.addDeployment({ namespace: 'prod', name, replicas: 5, cpuRequest: '100m', memoryRequest: '128Mi' });
