@@ -9,7 +9,6 @@ import { catalogTargets } from './adapters/targets.ts';
 import { catalogDatabases } from './adapters/databases.ts';
 import type { AuroraTargetOptions } from './adapters/aws/index.ts';
 import type { AzureContainerAppTargetOptions } from './adapters/azure/index.ts';
-import { azureContainerAppTarget } from './adapters/azure/index.ts';
 import { createSlackApp, registerListeners } from './adapters/slack/bolt-app.ts';
 import { createProbes } from './adapters/probes/index.ts';
 import { SlackChat } from './adapters/slack/slack-chat.ts';
@@ -85,9 +84,14 @@ export async function createScalebot(env: Env, config: Configuration, log: Logge
     return counts;
   });
   const platformError = (platform: string, code: number | string) => metrics.platformErrors.inc({ platform, code: String(code) });
-  const azure = opts.platforms?.azure;
-  const targets = catalogTargets(config.catalog, loadKubeConfig, clock, { onError: platformError }, azure ? { azure: (_name, t) => azureContainerAppTarget(t, { clock, onError: (code) => platformError('azure', code), ...azure }) } : {});
-  const databases = catalogDatabases(config.catalog, clock, opts.platforms?.aws);
+  // The cloud SDKs are large (~40 MiB resident together): load each only when the catalog needs it.
+  const services = Object.values(config.catalog.services);
+  const azureSdk = services.some((s) => s.target.kind === 'azure-container-app') ? await import('./adapters/azure/index.ts') : undefined;
+  const awsSdk = services.some((s) => Object.keys(s.databases).length > 0) ? await import('./adapters/aws/index.ts') : undefined;
+  // Azure credentials come from @azure/identity's default chain (environment, workload identity, managed identity, az login).
+  const azure = azureSdk ? { azure: (_name: string, t: Parameters<typeof azureSdk.azureContainerAppTarget>[0]) => azureSdk.azureContainerAppTarget(t, { clock, onError: (code) => platformError('azure', code), ...opts.platforms?.azure }) } : {};
+  const targets = catalogTargets(config.catalog, loadKubeConfig, clock, { onError: platformError }, azure);
+  const databases = catalogDatabases(config.catalog, clock, awsSdk?.auroraTarget, opts.platforms?.aws);
   const probes = createProbes(config.catalog, { clock, onError: (source) => metrics.platformErrors.inc({ platform: source, code: 'unmeasured' }) });
   let started = false;
   let accepting = true;

@@ -3,11 +3,12 @@
 import type { Catalog } from '../config/catalog.ts';
 import type { Clock } from '../ports/clock.port.ts';
 import type { DatabaseTarget } from '../ports/database-target.port.ts';
-import { auroraTarget, type AuroraTargetOptions } from './aws/index.ts';
+import type { AuroraTargetOptions, auroraTarget } from './aws/index.ts';
 
 export type DatabaseResolver = (service: string, name: string) => DatabaseTarget;
 
-export function catalogDatabases(catalog: Catalog, clock: Clock, aws: AuroraTargetOptions = {}): DatabaseResolver {
+/** `aurora` is the AWS adapter's factory, passed in so its SDK is loaded only when the catalog has databases. */
+export function catalogDatabases(catalog: Catalog, clock: Clock, aurora: typeof auroraTarget | undefined, aws: AuroraTargetOptions = {}): DatabaseResolver {
   const made = new Map<string, DatabaseTarget>();
   return (service, name) => {
     const key = JSON.stringify([service, name]);
@@ -16,7 +17,8 @@ export function catalogDatabases(catalog: Catalog, clock: Clock, aws: AuroraTarg
     const config = catalog.services[service]?.databases[name];
     if (!config) throw new Error(`service "${service}" has no database "${name}" in the catalog`);
     // Credentials and region endpoints come from the AWS SDK's default chain (environment, profile, web identity, instance role).
-    const target = auroraTarget({ cluster: config.cluster, region: config.region }, { clock, ...aws });
+    if (!aurora) throw new Error(`the AWS adapter is not loaded (database "${name}")`);
+    const target = aurora({ cluster: config.cluster, region: config.region }, { clock, ...aws });
     made.set(key, target);
     return target;
   };

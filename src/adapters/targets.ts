@@ -5,12 +5,11 @@ import type * as k8s from '@kubernetes/client-node';
 import type { Catalog } from '../config/catalog.ts';
 import type { Clock } from '../ports/clock.port.ts';
 import type { ScaleTarget, TargetResolver } from '../ports/scale-target.port.ts';
-import { azureContainerAppTarget } from './azure/index.ts';
 import { composeTarget } from './compose/index.ts';
 import { kubernetesTargets } from './kubernetes/kubernetes-targets.ts';
 
 export interface TargetFactories {
-  /** Azure Container Apps, when the bot has credentials for them. */
+  /** Azure Container Apps (its SDK is loaded only when the catalog has such services). */
   azure?: (service: string, target: Extract<Catalog['services'][string]['target'], { kind: 'azure-container-app' }>) => ScaleTarget;
 }
 
@@ -22,10 +21,7 @@ export function catalogTargets(catalog: Catalog, kubeconfig: () => k8s.KubeConfi
   for (const [name, service] of services) {
     const t = service.target;
     if (t.kind === 'docker-compose') others.set(name, composeTarget(t, { clock }));
-    if (t.kind === 'azure-container-app') {
-      // Credentials come from @azure/identity's default chain (environment, workload identity, managed identity, az login).
-      others.set(name, factories.azure ? factories.azure(name, t) : azureContainerAppTarget(t, { clock, onError: (code: number | string) => hooks.onError?.('azure', code) }));
-    }
+    if (t.kind === 'azure-container-app' && factories.azure) others.set(name, factories.azure(name, t));
   }
   return (service) => {
     const kind = catalog.services[service]?.target.kind;
