@@ -10,13 +10,13 @@
 //   - two Kubernetes clusters named by the contexts of one kubeconfig.
 // Nothing sleeps through a runbook's waits: the test moves the bot's ManualClock (and the
 // clusters' clocks with it) once the bot has armed the timer, and then waits for the effects.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { parse, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ScalebotOptions } from '../../src/app.ts';
 import type { Run } from '../../src/engine/run.ts';
@@ -29,58 +29,14 @@ import { startRdsServer, type RdsServer } from '../servers/rds-server.ts';
 import { startSlackApiServer, type SlackApiServer, type SlackMessage } from '../servers/slack-api-server.ts';
 import { startInProcessBot, SIGNING_SECRET, type InProcessBot } from '../support/in-process-bot.ts';
 import { ManualClock } from '../support/manual-clock.ts';
+import { exampleCatalog, peerOf, REDIS_URL, type CatalogDoc, type LocalSources } from '../support/example-catalog.ts';
 import { buttonsOf, cardText, findElement, SlackDriver, waitFor } from '../support/slack-driver.ts';
 
 const MIN = 60_000;
-const ROOT = join(import.meta.dirname, '../..');
-/** Real servers on this machine (trust auth, no password). */
-const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = 'redis://127.0.0.1:6379/0';
 const CHANNEL = 'C0INFRA';
 
-type Doc = Record<string, unknown>;
-interface CatalogDoc {
-  channel: string;
-  services: Record<string, Doc & { approvals: { approvers: string[] }; runbooks?: { up?: string; down?: string }; sources?: Record<string, Doc & { kind: string; url: string; queries?: Record<string, string> }> }>;
-}
-
-/** Where this test measures: each kind of probe source goes to a local server. */
-interface Local {
-  prometheus?: string;
-  /** Instances behind a balancer; the example's path is kept. */
-  http?: string;
-  /** BullMQ/Bull key prefix of this test's queues. */
-  queuePrefix?: string;
-}
-
-/**
- * examples/<system> as it is, posted in C0INFRA, every source pointed at a local server; its
- * workflows/ beside it. `edit` may change more: each call says why.
- */
-function example(system: string, local: Local, edit?: (doc: CatalogDoc) => void): { file: string; dir: string; doc: CatalogDoc } {
-  const from = join(ROOT, 'examples', system);
-  const doc = parse(readFileSync(join(from, 'catalog.yml'), 'utf8')) as CatalogDoc;
-  doc.channel = CHANNEL;
-  const url: Record<string, (source: Doc & { url: string }) => string> = {
-    prometheus: () => local.prometheus ?? 'http://127.0.0.1:9',
-    postgres: () => PG_URL,
-    redis: () => REDIS_URL,
-    queue: (s) => {
-      if (local.queuePrefix) s.prefix = local.queuePrefix;
-      return REDIS_URL;
-    },
-    http: (s) => `${local.http ?? 'http://127.0.0.1:9'}${new URL(s.url.replace(/\$\{[^}]*\}/g, 'x')).pathname}`,
-  };
-  for (const service of Object.values(doc.services)) {
-    delete service.channel;
-    for (const source of Object.values(service.sources ?? {})) source.url = url[source.kind]!(source);
-  }
-  edit?.(doc);
-  const dir = mkdtempSync(join(tmpdir(), `scalebot-platforms-${system}-`));
-  writeFileSync(join(dir, 'catalog.yml'), stringify(doc));
-  cpSync(join(from, 'workflows'), join(dir, 'workflows'), { recursive: true });
-  return { file: join(dir, 'catalog.yml'), dir, doc };
-}
+/** An example catalog with its sources pointed at the local servers (test/support/example-catalog.ts). */
+const example = (system: string, local: LocalSources, edit?: (doc: CatalogDoc) => void) => exampleCatalog(system, local, { channel: CHANNEL, edit });
 
 function runIdIn(text: string): string {
   const found = /run-[a-z0-9]+/.exec(text);
@@ -233,13 +189,6 @@ class Bench {
   slackCalls(from: number): Record<string, number> {
     return tally(this.slack.calls.slice(from), (c) => c.method);
   }
-}
-
-/** The first user (not group) among a service's approvers: the peer who approves here. */
-function peerOf(doc: CatalogDoc, service: string): string {
-  const peer = doc.services[service]?.approvals.approvers.find((a) => a.startsWith('U'));
-  if (!peer) throw new Error(`no user approver for ${service}`);
-  return peer;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,13 +4,10 @@
 // and N instances behind a balancer. Nothing sleeps through a runbook's 10-minute waits or settle
 // windows: the test advances the bot's ManualClock (and the cluster's clock with it) and then
 // waits for the effects, which run asynchronously.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { parse, stringify } from 'yaml';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startHttpInstancesServer, type HttpInstancesServer } from '../servers/http-instances-server.ts';
 import { startKubeApiServer, type KubeApiServer } from '../servers/kube-api-server.ts';
@@ -18,78 +15,12 @@ import { startPrometheusServer, type PrometheusServer } from '../servers/prometh
 import { startSlackApiServer, type SlackApiServer, type SlackMessage } from '../servers/slack-api-server.ts';
 import { startInProcessBot, SIGNING_SECRET, type InProcessBot } from '../support/in-process-bot.ts';
 import { ManualClock } from '../support/manual-clock.ts';
+import { exampleCatalog, peerOf, PG_URL, REDIS_URL, type CatalogDoc, type LocalSources } from '../support/example-catalog.ts';
 import { buttonsOf, cardShows as showsOnCard, cardText, findCard, SlackDriver, waitFor } from '../support/slack-driver.ts';
 
 const MIN = 60_000;
-const ROOT = join(import.meta.dirname, '../..');
-/** Real servers on this machine (trust auth, no password). */
-const PG_URL = 'postgres://postgres@127.0.0.1:5432/test';
-const REDIS_URL = 'redis://127.0.0.1:6379/0';
-
-interface SourceDoc {
-  kind: string;
-  url: string;
-  queries?: Record<string, string>;
-  prefix?: string;
-  name?: string;
-}
-interface ServiceDoc {
-  approvals: { approvers: string[] };
-  params?: Record<string, number>;
-  sources?: Record<string, SourceDoc>;
-  channel?: string;
-}
-interface CatalogDoc {
-  channel: string;
-  services: Record<string, ServiceDoc>;
-}
-
-/** Where a seed's probes measure in this test: every source URL is replaced by a local one. */
-interface LocalSources {
-  prometheus?: string;
-  /** Base URL of the instances behind a balancer; the example's path is kept. */
-  http?: string;
-  /** BullMQ/Bull key prefix (and plain lists' key prefix), unique per test run, so queues never meet another test's. */
-  queuePrefix?: string;
-}
-
-/**
- * An example catalog (examples/<system>/catalog.yml) as it is, with its workflows/ copied beside
- * it, except: runs are posted in C0INFRA, and each source points at the local servers. `edit`
- * may change more (say why at the call).
- */
-function seedCatalog(system: string, local: LocalSources, edit?: (doc: CatalogDoc) => void): { file: string; dir: string; doc: CatalogDoc } {
-  const example = join(ROOT, 'examples', system);
-  const doc = parse(readFileSync(join(example, 'catalog.yml'), 'utf8')) as CatalogDoc;
-  doc.channel = 'C0INFRA';
-  for (const service of Object.values(doc.services)) {
-    delete service.channel;
-    for (const source of Object.values(service.sources ?? {})) {
-      if (source.kind === 'prometheus') source.url = local.prometheus ?? 'http://127.0.0.1:9';
-      if (source.kind === 'postgres') source.url = PG_URL;
-      if (source.kind === 'redis') source.url = REDIS_URL;
-      if (source.kind === 'queue') {
-        source.url = REDIS_URL;
-        // A plain list's name is its Redis key: prefixed too, so it is this test's alone.
-        if (local.queuePrefix && (source as { type?: string }).type === 'list') source.name = `${local.queuePrefix}:${source.name}`;
-        else if (local.queuePrefix) source.prefix = local.queuePrefix;
-      }
-      if (source.kind === 'http') source.url = `${local.http ?? 'http://127.0.0.1:9'}${new URL(source.url.replace(/\$\{[^}]*\}/g, 'x')).pathname}`;
-    }
-  }
-  edit?.(doc);
-  const dir = mkdtempSync(join(tmpdir(), `scalebot-seed-${system}-`));
-  writeFileSync(join(dir, 'catalog.yml'), stringify(doc));
-  cpSync(join(example, 'workflows'), join(dir, 'workflows'), { recursive: true });
-  return { file: join(dir, 'catalog.yml'), dir, doc };
-}
-
-/** The first user (not group) in a service's approvers: the peer who approves in these tests. */
-function peerOf(doc: CatalogDoc, service: string): string {
-  const peer = doc.services[service]?.approvals.approvers.find((a) => a.startsWith('U'));
-  if (!peer) throw new Error(`no user approver for ${service}`);
-  return peer;
-}
+/** An example catalog with its sources pointed at the local servers (test/support/example-catalog.ts). */
+const seedCatalog = (system: string, local: LocalSources, edit?: (doc: CatalogDoc) => void) => exampleCatalog(system, local, { edit });
 
 async function pgMaxConnections(): Promise<number> {
   const client = new pg.Client({ connectionString: PG_URL });
