@@ -30,10 +30,7 @@ export function kubernetesTargets(catalog: Catalog, base: k8s.KubeConfig, clock:
   }
   return (service) => {
     const target = targets.get(service);
-    if (!target) {
-      const kind = catalog.services[service]?.target.kind;
-      throw new Error(kind && kind !== 'kubernetes' ? `service "${service}" runs on ${kind}, and this version of scalebot has no ${kind} adapter yet: it can validate its runbooks but not scale it` : `no target for service "${service}"`);
-    }
+    if (!target) throw new Error(`service "${service}" is not a Kubernetes service in the catalog`);
     return target;
   };
 }
